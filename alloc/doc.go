@@ -1,0 +1,87 @@
+// Package alloc is meseta's allocator: it decides which framework is
+// offered which resources on which agent. It is pure: no I/O, no goroutines
+// of its own outside a call, and time comes from an injected Clock. The
+// master feeds it events through the [Allocator] interface and drains its
+// decisions (offers, rescinds, revocations) from a [Sink].
+//
+// Two engines implement the interface:
+//
+//   - [Sharded], the production engine: agents are spread over lock-sharded
+//     shards, the DRF ordering is kept incrementally in btrees, and every
+//     event that frees or adds resources allocates them at once.
+//   - [Reference], a deliberately simple single-threaded engine that follows
+//     Mesos's hierarchical allocator: a periodic full sweep over shuffled
+//     agents, sorting roles and then frameworks for each agent. It is the
+//     oracle of the randomized tests and the baseline of every benchmark.
+//
+// # Allocation semantics (both engines)
+//
+// Glossary. An agent's free resources are its total (plus revocable slack)
+// minus its allocations and outstanding offers. Offered resources count as
+// allocated for DRF shares and quota consumption; Accept only moves them from
+// "offered" to "allocated". A framework-role pair is a candidate when the
+// framework is active and has not suppressed the role.
+//
+// For one agent, the allocator repeatedly picks the best candidate and
+// offers it everything it may take, until no candidate is left or nothing
+// offerable remains. A candidate may take, on agent a:
+//
+//   - the free resources allocatable to its role (unreserved, or reserved for
+//     the role or one of its ancestors); revocable ones only with
+//     REVOCABLE_RESOURCES;
+//   - nothing at all when the framework asks for checkpointing and a does not
+//     checkpoint, or when a has GPUs and the framework lacks GPU_RESOURCES
+//     (unless Options.OfferGPUsToAll);
+//   - nothing when a decline filter of (framework, role, a) is active and its
+//     resources contain what would be offered;
+//   - unreserved scalars capped by the quota limits of the role and its
+//     ancestors (limit minus consumption), and by the headroom rule below;
+//   - and only when the result meets one of the min_allocatable alternatives
+//     (the framework's own for the role, else Options.MinAllocatable).
+//
+// Order. Stage one serves roles whose quota guarantee is not met, lowest
+// quota share first (consumption over guarantee, the max over named
+// resources); a stage-one offer carries guaranteed scalars only up to the
+// unmet amount. Stage two walks the role tree: at each level the child
+// with the lowest weighted dominant share first (ties by name); a role that
+// has frameworks and sub-roles competes with its own sub-roles as a "self"
+// entry; within a role, frameworks by their dominant share in that role
+// (ties by ID). A dominant share is the max over scalar names, except
+// Options.ExcludedFromShares, of allocation over cluster total; a role's
+// share covers its whole subtree and is divided by its weight. Revocable
+// resources count neither for shares nor for quota.
+//
+// Quota. A role's consumption is its subtree's unreserved non-revocable
+// scalar allocations plus every reservation made for a role in the subtree
+// (allocated or not). Headroom: let required be the sum over roles of their
+// unmet guarantees and available the free unreserved non-revocable scalars
+// of all active agents; an offer to role R may carry at most
+// max(0, available-required) + unmet(R) of each name that any role
+// guarantees.
+//
+// Filters. Decline and Recover with refuse > 0 install a filter on
+// (framework, role, agent) holding the refused resources until now+refuse.
+// A later filter for the same key replaces the earlier one. Revive clears
+// all of the framework's filters (for the revived roles).
+//
+// Rescinds. Sweep rescinds offers older than Options.OfferTimeout. When a
+// candidate whose role is below its guarantee, or below its weighted fair
+// share (role weight over the sum of the weights of roles with candidates),
+// got no offer in a sweep, the sweep rescinds outstanding offers of the
+// frameworks furthest over their fair share, at most
+// Options.MaxStarvationRescinds per sweep, and allocates the freed resources
+// at once. Offers are also rescinded when their agent or framework goes
+// away or is deactivated, when the role is suppressed, when a lowered quota
+// limit is exceeded, and when an agent's total or slack shrinks below them.
+//
+// Revocation. An agent's oversubscribed slack is offered, marked revocable,
+// to REVOCABLE_RESOURCES frameworks. When UpdateOversubscribed shrinks the
+// slack below what is offered and allocated as revocable, revocable offers
+// are rescinded first, then revocable allocations are revoked (newest
+// framework ID first, so the choice is deterministic) until the rest fits.
+//
+// # The sharded engine
+//
+// See sharded.go for the lock order and the fairness error concurrency
+// allows.
+package alloc
