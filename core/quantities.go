@@ -143,3 +143,6 @@ func (q Quantities) String() string {
 	}
 	return b.String()
 }
+
+// Clone returns a copy of q.
+func (q Quantities) Clone() Quantities { return slices.Clone(q) }

@@ -1,0 +1,299 @@
+package alloc
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/google/btree"
+
+	"meseta/core"
+)
+
+// Sharded is the production allocator engine.
+//
+// # Structure
+//
+// Agents live in shards, picked by xxhash of the agent ID. A shard owns its
+// agents' resources, allocations, outstanding offers and decline filters.
+// Everything that spans agents lives in the engine itself under Sharded.mu:
+// frameworks, the role tree with its DRF ordering (btrees of roles and of
+// frameworks, kept sorted by share as allocations change, never re-sorted
+// wholesale), cluster totals and the quota accounting.
+//
+// Allocating an agent means: with its shard locked, repeatedly take
+// Sharded.mu, walk the ordering to the first candidate that may take
+// something on the agent, charge the offer to its framework and roles, drop
+// Sharded.mu, and record the offer in the shard. The walk only visits
+// candidates until the first that fits, so a cycle costs about one ordered
+// lookup per offer instead of Mesos's sort per agent.
+//
+// An agent whose free resources nobody can take is parked: it is not looked
+// at again until something that could change the answer happens to it (its
+// free resources grow, a filter on it expires) or to the cluster (a new
+// candidate appears: the global epoch moves). A sweep over a cluster where
+// every offer was declined with a long filter therefore costs nearly nothing.
+//
+// # Lock order
+//
+// shard.mu before Sharded.mu; several shards only in increasing index order
+// (Snapshot), and never while holding Sharded.mu. Methods that need
+// Sharded.mu held end in Locked; those that need a shard's mu held take the
+// shard as their first argument or end in ShardLocked.
+//
+// # Fairness error allowed by concurrency
+//
+// Shards allocate concurrently. Each pick is atomic under Sharded.mu, so two
+// shards never act on the same stale share: the k-th offer in any interleaving
+// goes to the candidate that is first in the ordering at that instant. What
+// concurrency changes is only which agent a candidate's turn lands on: with S
+// shards allocating at once, a framework can be S-1 offers (each at most one
+// agent's resources) ahead of or behind where a serial sweep would have left
+// it. A second, separate error comes from shares being keyed against a
+// snapshot of the cluster totals that is refreshed when any total drifts by
+// more than orderTotalsDrift (1%), so a share can be off by up to 1% of
+// itself between refreshes.
+type Sharded struct {
+	opts   Options
+	shards []*shard
+	// epoch moves when a new candidate may exist for parked agents (a
+	// framework joins, activates, revives or changes roles; quota or weights
+	// change). Read without locks; written under mu.
+	epoch atomic.Uint64
+
+	offersMade, rescinds, revocations, sweeps atomic.Uint64
+
+	// mu guards every field below.
+	mu         sync.Mutex
+	frameworks map[FrameworkID]*framework
+	roles      map[string]*role
+	root       *role // the nameless root of the role tree
+	// totals is the sum of the non-revocable scalar totals of all agents;
+	// orderTotals is the snapshot of it that shares are keyed against.
+	totals, orderTotals core.Quantities
+	// available is the free unreserved non-revocable scalars of active
+	// agents; required is the sum of unmet quota guarantees (headroom).
+	available, required core.Quantities
+	// guaranteeOrder holds roles with an unmet guarantee and candidates,
+	// lowest quota share first.
+	guaranteeOrder *btree.BTreeG[*role]
+	weights        map[string]float64
+	quotas         map[string]Quota
+	// sweepNo numbers sweeps; a candidate's lastOffer says in which sweep
+	// it last got an offer (starvation detection).
+	sweepNo uint64
+	// genSeq hands out filter generations, unique across frameworks.
+	genSeq uint64
+}
+
+var _ Allocator = (*Sharded)(nil)
+
+// orderTotalsDrift is how far (relatively) any cluster total may move before
+// every share key is recomputed against the new totals.
+const orderTotalsDrift = 0.01
+
+// shard owns a subset of the agents.
+type shard struct {
+	idx int
+	// mu guards every field below and every agent in agents.
+	mu     sync.Mutex
+	agents map[AgentID]*agent
+	list   []*agent // insertion order, for deterministic full passes
+	// dirty lists agents to look at in the next sweep; agent.dirty says
+	// whether an agent is on it.
+	dirty []*agent
+	// seenEpoch is the engine epoch the last full pass of this shard saw.
+	seenEpoch uint64
+	offers    map[OfferID]*offer
+	offerSeq  uint64
+	// byAge queues offers in creation order, for OfferTimeout.
+	byAge []*offer
+	// filterExpiry is a min-heap of filter expiry times.
+	filterExpiry expiryHeap
+}
+
+// agent is one agent's state. Guarded by its shard's mu.
+type agent struct {
+	id         AgentID
+	info       AgentInfo      // Used is cleared after AddAgent
+	slack      core.Resources // revocable slack, marked revocable
+	total      core.Resources // info.Total + slack
+	free       core.Resources // total - allocations - offers
+	hasGPUs    bool
+	reserved   bool // whether total holds reserved resources
+	active     bool
+	removed    bool
+	dirty      bool
+	allocs     []*allocation
+	offers     []*offer
+	filters    map[filterKey]*agentFilter
+	shard      *shard
+	// nextExpiry is the earliest filter expiry queued in the shard's heap
+	// for this agent (zero: none queued).
+	nextExpiry time.Time
+}
+
+// allocation is what one framework-role holds on an agent (offers excluded).
+type allocation struct {
+	fr  *fwRole
+	res core.Resources
+}
+
+type offer struct {
+	Offer
+	fr    *fwRole
+	agent *agent
+	gone  bool // accepted, declined or rescinded
+}
+
+type filterKey struct {
+	fw   FrameworkID
+	role string
+}
+
+type agentFilter struct {
+	filter
+	created time.Time
+	// gen is the filter generation of the framework-role when the filter
+	// was made; Revive moves the generation on, voiding older filters
+	// without visiting every agent.
+	gen uint64
+}
+
+// framework is a framework's state. Guarded by Sharded.mu, except id which
+// is immutable.
+type framework struct {
+	id     FrameworkID
+	info   FrameworkInfo
+	active bool
+	// placeholder: known only from allocations on agents that were added
+	// before the framework re-subscribed (master failover).
+	placeholder bool
+	roles       map[string]*fwRole
+	// filteredUntil is the latest expiry of a filter it installed: until
+	// then it is not considered starved.
+	filteredUntil time.Time
+}
+
+// fwRole is a framework's membership in one role. Guarded by Sharded.mu,
+// except fw and role, which are immutable.
+type fwRole struct {
+	fw         *framework
+	role       *role
+	subscribed bool
+	suppressed bool
+	// inOrder says whether it is in role.fws (a candidate).
+	inOrder   bool
+	alloc     core.Quantities // non-revocable scalars offered or allocated
+	share     float64         // key in role.fws
+	minAlloc  []core.Quantities
+	lastOffer uint64 // sweep number of its last offer
+	filterGen uint64 // see agentFilter.gen
+}
+
+func (fr *fwRole) candidate() bool {
+	return fr.subscribed && !fr.suppressed && fr.fw.active
+}
+
+// NewSharded returns a sharded engine.
+func NewSharded(opts Options) (*Sharded, error) {
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if o.Shards <= 0 {
+		o.Shards = 4 * runtime.GOMAXPROCS(0)
+	}
+	o.Shards = min(o.Shards, maxShards)
+	s := &Sharded{
+		opts:           o,
+		frameworks:     map[FrameworkID]*framework{},
+		roles:          map[string]*role{},
+		weights:        map[string]float64{},
+		quotas:         map[string]Quota{},
+		guaranteeOrder: btree.NewG(8, lessQuotaShare),
+	}
+	s.root = newRole("", nil)
+	for i := range o.Shards {
+		s.shards = append(s.shards, &shard{
+			idx:    i,
+			agents: map[AgentID]*agent{},
+			offers: map[OfferID]*offer{},
+		})
+	}
+	return s, nil
+}
+
+// maxShards bounds the shard count so that a shard index fits in the low
+// bits of an OfferID.
+const (
+	shardBits = 10
+	maxShards = 1 << shardBits
+)
+
+func (s *Sharded) shardOf(id AgentID) *shard {
+	return s.shards[xxhash.Sum64String(string(id))%uint64(len(s.shards))]
+}
+
+func (s *Sharded) shardOfOffer(id OfferID) (*shard, bool) {
+	i := int(id & (maxShards - 1))
+	if i >= len(s.shards) {
+		return nil, false
+	}
+	return s.shards[i], true
+}
+
+func (s *Sharded) now() time.Time { return s.opts.Clock.Now() }
+
+func (s *Sharded) emit(out *Output) {
+	if !out.IsEmpty() {
+		s.opts.Sink(*out)
+	}
+}
+
+// expiryHeap is a min-heap of filter expiries.
+type expiryHeap []expiry
+
+type expiry struct {
+	at    time.Time
+	agent *agent
+}
+
+func (h *expiryHeap) push(e expiry) {
+	*h = append(*h, e)
+	i := len(*h) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if !(*h)[i].at.Before((*h)[p].at) {
+			break
+		}
+		(*h)[i], (*h)[p] = (*h)[p], (*h)[i]
+		i = p
+	}
+}
+
+func (h *expiryHeap) pop() expiry {
+	old := *h
+	top := old[0]
+	n := len(old) - 1
+	old[0] = old[n]
+	old[n] = expiry{}
+	*h = old[:n]
+	i := 0
+	for {
+		l, r, m := 2*i+1, 2*i+2, i
+		if l < n && (*h)[l].at.Before((*h)[m].at) {
+			m = l
+		}
+		if r < n && (*h)[r].at.Before((*h)[m].at) {
+			m = r
+		}
+		if m == i {
+			return top
+		}
+		(*h)[i], (*h)[m] = (*h)[m], (*h)[i]
+		i = m
+	}
+}

@@ -1,0 +1,303 @@
+package alloc
+
+import (
+	"slices"
+	"time"
+
+	"meseta/core"
+)
+
+// agentView caches, for one pick, what an agent could offer to a role.
+type agentView struct {
+	a *agent
+	// For agents without reservations every role sees the same resources:
+	// all (revocable included) and nonRev.
+	all, nonRev             core.Resources
+	allCounts, nonRevCounts core.Quantities
+	byRole                  map[viewKey]viewEntry
+}
+
+type viewKey struct {
+	role      string
+	revocable bool
+}
+
+type viewEntry struct {
+	res    core.Resources
+	counts core.Quantities
+}
+
+func newAgentView(a *agent) agentView {
+	v := agentView{a: a}
+	if !a.reserved {
+		v.all = a.free
+		if len(a.slack) == 0 {
+			v.nonRev = a.free
+		} else {
+			v.nonRev = a.free.NonRevocable()
+		}
+	}
+	return v
+}
+
+// base returns what the agent could offer to role, without quota caps.
+func (v *agentView) base(role string, revocable bool) (core.Resources, core.Quantities) {
+	if !v.a.reserved {
+		if revocable {
+			if v.allCounts == nil {
+				v.allCounts = v.all.CountQuantities()
+			}
+			return v.all, v.allCounts
+		}
+		if v.nonRevCounts == nil {
+			v.nonRevCounts = v.nonRev.CountQuantities()
+		}
+		return v.nonRev, v.nonRevCounts
+	}
+	k := viewKey{role, revocable}
+	if e, ok := v.byRole[k]; ok {
+		return e.res, e.counts
+	}
+	caps := Capability(0)
+	if revocable {
+		caps = RevocableResources
+	}
+	res := offerable(v.a.free, role, caps)
+	e := viewEntry{res, res.CountQuantities()}
+	if v.byRole == nil {
+		v.byRole = map[viewKey]viewEntry{}
+	}
+	v.byRole[k] = e
+	return e.res, e.counts
+}
+
+// allocateAgent offers a's free resources to candidates, best first, until
+// nobody can take anything more. The shard's mu must be held.
+func (s *Sharded) allocateAgent(sh *shard, a *agent, now time.Time, out *Output) {
+	if !a.active || a.removed {
+		return
+	}
+	var tried []*fwRole
+	for len(a.free) > 0 {
+		v := newAgentView(a)
+		s.mu.Lock()
+		fr, res, quotaBlocked := s.pickLocked(a, &v, now, tried)
+		if fr != nil {
+			s.chargeLocked(fr, res, +1, true)
+			fr.lastOffer = s.sweepNo
+		}
+		s.mu.Unlock()
+		if quotaBlocked {
+			// Quota caps change as other agents' allocations come and go,
+			// without this agent hearing of it: look again next sweep.
+			s.markDirtyShardLocked(sh, a)
+		}
+		if fr == nil {
+			return
+		}
+		s.recordOfferShardLocked(sh, a, fr, res, now, out)
+		tried = append(tried, fr)
+	}
+}
+
+// pickLocked returns the best candidate that may take something on a, and
+// what it would be offered. quotaBlocked says some candidate was denied by
+// quota caps alone.
+func (s *Sharded) pickLocked(a *agent, v *agentView, now time.Time, tried []*fwRole) (best *fwRole, res core.Resources, quotaBlocked bool) {
+	try := func(fr *fwRole, stage1 *role) bool {
+		if slices.Contains(tried, fr) {
+			return true
+		}
+		r, qb := s.offerForLocked(fr, a, v, now, stage1)
+		quotaBlocked = quotaBlocked || qb
+		if r == nil {
+			return true
+		}
+		best, res = fr, r
+		return false
+	}
+	if s.guaranteeOrder.Len() > 0 {
+		s.guaranteeOrder.Ascend(func(q *role) bool {
+			return walkLocked(q, func(fr *fwRole) bool { return try(fr, q) })
+		})
+		if best != nil {
+			return best, res, quotaBlocked
+		}
+	}
+	walkLocked(s.root, func(fr *fwRole) bool { return try(fr, nil) })
+	return best, res, quotaBlocked
+}
+
+// offerForLocked returns what fr may be offered on a, or nil. The second
+// result says the candidate was refused only because of quota caps.
+func (s *Sharded) offerForLocked(fr *fwRole, a *agent, v *agentView, now time.Time, stage1 *role) (core.Resources, bool) {
+	fw := fr.fw
+	caps := fw.info.Capabilities
+	if fw.info.Checkpoint && !a.info.Checkpoint {
+		return nil, false
+	}
+	if a.hasGPUs && !s.opts.OfferGPUsToAll && !caps.Has(GPUResources) {
+		return nil, false
+	}
+	res, counts := v.base(fr.role.name, caps.Has(RevocableResources))
+	if len(res) == 0 {
+		return nil, false
+	}
+	shrunk := false
+	if qc := s.capsLocked(fr.role, stage1); qc != nil {
+		capped := shrinkScalars(res, qc)
+		if !capped.Equal(res) {
+			res, counts, shrunk = capped, capped.CountQuantities(), true
+		}
+		if len(res) == 0 {
+			return nil, true
+		}
+	}
+	if f := a.filters[filterKey{fw.id, fr.role.name}]; f != nil && f.gen == fr.filterGen && f.blocks(res, now) {
+		return nil, false
+	}
+	mins := fr.minAlloc
+	if mins == nil {
+		mins = s.opts.MinAllocatable
+	}
+	if !meetsMin(counts, mins) {
+		return nil, shrunk
+	}
+	return res, false
+}
+
+// recordOfferShardLocked records an offer already charged under mu.
+func (s *Sharded) recordOfferShardLocked(sh *shard, a *agent, fr *fwRole, res core.Resources, now time.Time, out *Output) {
+	sh.offerSeq++
+	id := OfferID(sh.offerSeq<<shardBits | uint64(sh.idx))
+	o := &offer{
+		Offer: Offer{ID: id, Framework: fr.fw.id, Role: fr.role.name, Agent: a.id, Resources: res, Created: now},
+		fr:    fr,
+		agent: a,
+	}
+	sh.offers[id] = o
+	a.offers = append(a.offers, o)
+	if s.opts.OfferTimeout > 0 {
+		sh.byAge = append(sh.byAge, o)
+	}
+	a.free = a.free.Sub(res)
+	s.offersMade.Add(1)
+	out.Offers = append(out.Offers, o.Offer)
+}
+
+// dropOfferShardLocked removes an outstanding offer from its shard and
+// agent and gives its resources back to the agent's free pool. The caller
+// uncharges it under mu.
+func dropOfferShardLocked(sh *shard, o *offer) {
+	o.gone = true
+	delete(sh.offers, o.ID)
+	a := o.agent
+	if i := slices.Index(a.offers, o); i >= 0 {
+		a.offers = slices.Delete(a.offers, i, i+1)
+	}
+	a.free = a.free.Add(o.Resources)
+}
+
+// rescindShardLocked takes an offer back: it is dropped, uncharged, and
+// reported in out.
+func (s *Sharded) rescindShardLocked(sh *shard, o *offer, why RescindReason, out *Output) {
+	dropOfferShardLocked(sh, o)
+	s.mu.Lock()
+	s.chargeLocked(o.fr, o.Resources, -1, o.agent.active && !o.agent.removed)
+	s.mu.Unlock()
+	s.rescinds.Add(1)
+	out.Rescinds = append(out.Rescinds, Rescind{Offer: o.Offer, Reason: why})
+	s.markDirtyShardLocked(sh, o.agent)
+}
+
+// markDirtyShardLocked queues a for the next pass.
+func (s *Sharded) markDirtyShardLocked(sh *shard, a *agent) {
+	if !a.dirty && !a.removed {
+		a.dirty = true
+		sh.dirty = append(sh.dirty, a)
+	}
+}
+
+// settleShardLocked allocates a at once when incremental allocation is on,
+// and otherwise queues it for the next sweep.
+func (s *Sharded) settleShardLocked(sh *shard, a *agent, out *Output) {
+	if s.opts.DisableIncremental {
+		s.markDirtyShardLocked(sh, a)
+		return
+	}
+	s.allocateAgent(sh, a, s.now(), out)
+}
+
+// addFilterShardLocked installs a decline filter on a.
+func (s *Sharded) addFilterShardLocked(sh *shard, a *agent, fr *fwRole, gen uint64, res core.Resources, now time.Time, refuse time.Duration) {
+	if refuse <= 0 || len(res) == 0 {
+		return
+	}
+	refuse = min(refuse, MaxRefuse)
+	f := &agentFilter{filter: filter{res: res, expires: now.Add(refuse)}, created: now, gen: gen}
+	if a.filters == nil {
+		a.filters = map[filterKey]*agentFilter{}
+	}
+	a.filters[filterKey{fr.fw.id, fr.role.name}] = f
+	if a.nextExpiry.IsZero() || f.expires.Before(a.nextExpiry) {
+		a.nextExpiry = f.expires
+		sh.filterExpiry.push(expiry{at: f.expires, agent: a})
+	}
+}
+
+// expireFiltersShardLocked drops filters that expired by now and queues the
+// agents they were on.
+func (s *Sharded) expireFiltersShardLocked(sh *shard, now time.Time) {
+	for len(sh.filterExpiry) > 0 && !sh.filterExpiry[0].at.After(now) {
+		e := sh.filterExpiry.pop()
+		a := e.agent
+		if a.removed || !e.at.Equal(a.nextExpiry) {
+			continue // a later entry for this agent supersedes this one
+		}
+		a.nextExpiry = time.Time{}
+		for k, f := range a.filters {
+			if !f.expires.After(now) {
+				delete(a.filters, k)
+			} else if a.nextExpiry.IsZero() || f.expires.Before(a.nextExpiry) {
+				a.nextExpiry = f.expires
+			}
+		}
+		if !a.nextExpiry.IsZero() {
+			sh.filterExpiry.push(expiry{at: a.nextExpiry, agent: a})
+		}
+		s.markDirtyShardLocked(sh, a)
+	}
+}
+
+// findAllocation returns the index of fr's allocation on a, or -1.
+func (a *agent) findAllocation(fw FrameworkID, role string) int {
+	for i, al := range a.allocs {
+		if al.fr.fw.id == fw && al.fr.role.name == role {
+			return i
+		}
+	}
+	return -1
+}
+
+// addAllocation adds res to fr's allocation on a.
+func (a *agent) addAllocation(fr *fwRole, res core.Resources) {
+	for _, al := range a.allocs {
+		if al.fr == fr {
+			al.res = al.res.Add(res)
+			return
+		}
+	}
+	a.allocs = append(a.allocs, &allocation{fr: fr, res: res})
+}
+
+// used is everything offered or allocated on a.
+func (a *agent) used() core.Resources {
+	var u core.Resources
+	for _, al := range a.allocs {
+		u = u.Add(al.res)
+	}
+	for _, o := range a.offers {
+		u = u.Add(o.Resources)
+	}
+	return u
+}

@@ -1,0 +1,785 @@
+package alloc
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"meseta/core"
+)
+
+// markRevocable returns res with every entry marked revocable.
+func markRevocable(res core.Resources) core.Resources {
+	out := res.Clone()
+	for i := range out {
+		out[i].Revocable = true
+	}
+	return out
+}
+
+func validateResources(what string, res core.Resources) error {
+	if err := res.Validate(); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrBadArgument, what, err)
+	}
+	return nil
+}
+
+// frameworkForAllocLocked returns fr for (fw, role), creating an inactive
+// placeholder framework for allocations of frameworks that have not
+// re-subscribed yet (after a master failover agents come back first).
+func (s *Sharded) fwRoleLocked(id FrameworkID, roleName string) *fwRole {
+	fw, ok := s.frameworks[id]
+	if !ok {
+		fw = &framework{id: id, info: FrameworkInfo{ID: id}, roles: map[string]*fwRole{}, placeholder: true}
+		s.frameworks[id] = fw
+	}
+	fr, ok := fw.roles[roleName]
+	if !ok {
+		s.genSeq++
+		fr = &fwRole{fw: fw, role: s.roleLocked(roleName), filterGen: s.genSeq}
+		fw.roles[roleName] = fr
+	}
+	return fr
+}
+
+// AddAgent implements Allocator.
+func (s *Sharded) AddAgent(info AgentInfo) error {
+	if info.ID == "" {
+		return fmt.Errorf("%w: empty agent id", ErrBadArgument)
+	}
+	if err := validateResources("agent total", info.Total); err != nil {
+		return err
+	}
+	if err := validateResources("oversubscribed", info.Oversubscribed); err != nil {
+		return err
+	}
+	slack := markRevocable(info.Oversubscribed)
+	total := info.Total
+	if len(slack) > 0 {
+		total = total.Add(slack)
+	}
+	var used core.Resources
+	for _, u := range info.Used {
+		if err := core.ValidateRole(u.Role); err != nil {
+			return fmt.Errorf("%w: used by %s: %v", ErrBadArgument, u.Framework, err)
+		}
+		if err := validateResources("used", u.Resources); err != nil {
+			return err
+		}
+		used = used.Add(u.Resources)
+	}
+	if !total.Contains(used) {
+		return fmt.Errorf("%w: agent %s: used %s does not fit in %s", ErrBadArgument, info.ID, used, total)
+	}
+
+	sh := s.shardOf(info.ID)
+	var out Output
+	sh.mu.Lock()
+	err := s.addAgentShardLocked(sh, info, slack, total, used, &out)
+	sh.mu.Unlock()
+	s.emit(&out)
+	return err
+}
+
+func (s *Sharded) addAgentShardLocked(sh *shard, info AgentInfo, slack, total, used core.Resources, out *Output) error {
+	if _, ok := sh.agents[info.ID]; ok {
+		return fmt.Errorf("%w: %s", ErrDuplicateAgent, info.ID)
+	}
+	a := &agent{
+		id:     info.ID,
+		info:   info,
+		slack:  slack,
+		total:  total,
+		free:   total,
+		active: true,
+		shard:  sh,
+	}
+	a.info.Used = nil
+	a.hasGPUs = total.Has(core.GPUs)
+	a.reserved = slices.ContainsFunc(total, func(r core.Resource) bool { return r.IsReserved() })
+	if len(used) > 0 {
+		a.free = total.Sub(used)
+	}
+	s.mu.Lock()
+	for _, u := range info.Used {
+		fr := s.fwRoleLocked(u.Framework, u.Role)
+		a.addAllocation(fr, u.Resources)
+		s.chargeLocked(fr, u.Resources, +1, false)
+	}
+	s.available = s.available.Add(unreservedCounted(a.free))
+	s.addReservedLocked(info.Total, +1)
+	s.addTotalsLocked(quotaCounted(info.Total), +1)
+	s.mu.Unlock()
+	sh.agents[a.id] = a
+	sh.list = append(sh.list, a)
+	s.settleShardLocked(sh, a, out)
+	return nil
+}
+
+// withAgent runs fn with a's shard locked, then emits fn's output.
+func (s *Sharded) withAgent(id AgentID, fn func(sh *shard, a *agent, out *Output) error) error {
+	sh := s.shardOf(id)
+	var out Output
+	sh.mu.Lock()
+	a, ok := sh.agents[id]
+	var err error
+	if !ok {
+		err = fmt.Errorf("%w: %s", ErrUnknownAgent, id)
+	} else {
+		err = fn(sh, a, &out)
+	}
+	sh.mu.Unlock()
+	s.emit(&out)
+	return err
+}
+
+// rescindUntilFitsShardLocked rescinds a's offers, newest first, for which
+// keep returns false... until used fits in limit.
+func (s *Sharded) rescindUntilFitsShardLocked(sh *shard, a *agent, limit core.Resources, pick func(*offer) bool, why RescindReason, out *Output) {
+	for i := len(a.offers) - 1; i >= 0 && !limit.Contains(a.used()); i-- {
+		if i >= len(a.offers) {
+			continue
+		}
+		if o := a.offers[i]; pick(o) {
+			s.rescindShardLocked(sh, o, why, out)
+		}
+	}
+}
+
+// UpdateAgentTotal implements Allocator.
+func (s *Sharded) UpdateAgentTotal(id AgentID, total core.Resources) error {
+	if err := validateResources("agent total", total); err != nil {
+		return err
+	}
+	return s.withAgent(id, func(sh *shard, a *agent, out *Output) error {
+		newTotal := total
+		if len(a.slack) > 0 {
+			newTotal = total.Add(a.slack)
+		}
+		var allocated core.Resources
+		for _, al := range a.allocs {
+			allocated = allocated.Add(al.res)
+		}
+		if !newTotal.Contains(allocated) {
+			return fmt.Errorf("%w: agent %s: allocations %s do not fit in new total %s", ErrBadArgument, id, allocated, newTotal)
+		}
+		s.rescindUntilFitsShardLocked(sh, a, newTotal, func(*offer) bool { return true }, RescindAgentUpdated, out)
+		s.mu.Lock()
+		if a.active {
+			s.available = s.available.Sub(unreservedCounted(a.free))
+		}
+		s.addReservedLocked(a.info.Total, -1)
+		s.addTotalsLocked(quotaCounted(a.info.Total), -1)
+		a.info.Total = total
+		a.total = newTotal
+		a.free = newTotal.Sub(a.used())
+		a.hasGPUs = newTotal.Has(core.GPUs)
+		a.reserved = slices.ContainsFunc(newTotal, func(r core.Resource) bool { return r.IsReserved() })
+		s.addReservedLocked(total, +1)
+		s.addTotalsLocked(quotaCounted(total), +1)
+		if a.active {
+			s.available = s.available.Add(unreservedCounted(a.free))
+		}
+		s.mu.Unlock()
+		s.settleShardLocked(sh, a, out)
+		return nil
+	})
+}
+
+// UpdateOversubscribed implements Allocator.
+func (s *Sharded) UpdateOversubscribed(id AgentID, slack core.Resources) error {
+	if err := validateResources("oversubscribed", slack); err != nil {
+		return err
+	}
+	slack = markRevocable(slack)
+	return s.withAgent(id, func(sh *shard, a *agent, out *Output) error {
+		revocableUsed := func() core.Resources { return a.used().Revocable() }
+		for i := len(a.offers) - 1; i >= 0 && !slack.Contains(revocableUsed()); i-- {
+			if i < len(a.offers) && len(a.offers[i].Resources.Revocable()) > 0 {
+				s.rescindShardLocked(sh, a.offers[i], RescindRevocableShrunk, out)
+			}
+		}
+		if !slack.Contains(revocableUsed()) {
+			// Revoke revocable allocations, newest framework first.
+			order := slices.Clone(a.allocs)
+			slices.SortFunc(order, func(x, y *allocation) int {
+				if x.fr.fw.id != y.fr.fw.id {
+					if x.fr.fw.id > y.fr.fw.id {
+						return -1
+					}
+					return 1
+				}
+				if x.fr.role.name > y.fr.role.name {
+					return -1
+				}
+				return 1
+			})
+			for _, al := range order {
+				if slack.Contains(revocableUsed()) {
+					break
+				}
+				rev := al.res.Revocable()
+				if len(rev) == 0 {
+					continue
+				}
+				al.res = al.res.Sub(rev)
+				if len(al.res) == 0 {
+					a.allocs = slices.DeleteFunc(a.allocs, func(x *allocation) bool { return x == al })
+				}
+				s.revocations.Add(1)
+				out.Revocations = append(out.Revocations, Revocation{Framework: al.fr.fw.id, Role: al.fr.role.name, Agent: a.id, Resources: rev})
+			}
+		}
+		a.slack = slack
+		a.total = a.info.Total.Add(slack)
+		a.free = a.total.Sub(a.used())
+		s.settleShardLocked(sh, a, out)
+		return nil
+	})
+}
+
+// ActivateAgent implements Allocator.
+func (s *Sharded) ActivateAgent(id AgentID) error {
+	return s.withAgent(id, func(sh *shard, a *agent, out *Output) error {
+		if a.active {
+			return nil
+		}
+		a.active = true
+		s.mu.Lock()
+		s.available = s.available.Add(unreservedCounted(a.free))
+		s.mu.Unlock()
+		s.settleShardLocked(sh, a, out)
+		return nil
+	})
+}
+
+// DeactivateAgent implements Allocator.
+func (s *Sharded) DeactivateAgent(id AgentID) error {
+	return s.withAgent(id, func(sh *shard, a *agent, out *Output) error {
+		if !a.active {
+			return nil
+		}
+		for len(a.offers) > 0 {
+			s.rescindShardLocked(sh, a.offers[len(a.offers)-1], RescindAgentDeactivated, out)
+		}
+		a.active = false
+		s.mu.Lock()
+		s.available = s.available.Sub(unreservedCounted(a.free))
+		s.mu.Unlock()
+		return nil
+	})
+}
+
+// RemoveAgent implements Allocator.
+func (s *Sharded) RemoveAgent(id AgentID) error {
+	return s.withAgent(id, func(sh *shard, a *agent, out *Output) error {
+		for len(a.offers) > 0 {
+			s.rescindShardLocked(sh, a.offers[len(a.offers)-1], RescindAgentRemoved, out)
+		}
+		s.mu.Lock()
+		for _, al := range a.allocs {
+			s.chargeLocked(al.fr, al.res, -1, false)
+		}
+		if a.active {
+			s.available = s.available.Sub(unreservedCounted(a.total.Sub(a.used())))
+		}
+		s.addReservedLocked(a.info.Total, -1)
+		s.addTotalsLocked(quotaCounted(a.info.Total), -1)
+		s.mu.Unlock()
+		a.removed = true
+		a.allocs = nil
+		delete(sh.agents, id)
+		sh.list = slices.DeleteFunc(sh.list, func(x *agent) bool { return x == a })
+		sh.dirty = slices.DeleteFunc(sh.dirty, func(x *agent) bool { return x == a })
+		return nil
+	})
+}
+
+// AddFramework implements Allocator.
+func (s *Sharded) AddFramework(info FrameworkInfo) error {
+	if err := validateFramework(&info); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	fw, ok := s.frameworks[info.ID]
+	if ok && !fw.placeholder {
+		s.mu.Unlock()
+		return fmt.Errorf("%w: %s", ErrDuplicateFramework, info.ID)
+	}
+	if !ok {
+		fw = &framework{id: info.ID, roles: map[string]*fwRole{}}
+		s.frameworks[info.ID] = fw
+	}
+	fw.placeholder = false
+	fw.active = true
+	s.applyInfoLocked(fw, info)
+	s.epoch.Add(1)
+	s.mu.Unlock()
+	s.allocateAll()
+	return nil
+}
+
+// applyInfoLocked sets fw's info and brings its roles in line with it.
+func (s *Sharded) applyInfoLocked(fw *framework, info FrameworkInfo) {
+	fw.info = info
+	fw.info.Roles = slices.Clone(info.Roles)
+	fw.info.Suppressed = slices.Clone(info.Suppressed)
+	for name, fr := range fw.roles {
+		if !slices.Contains(info.Roles, name) {
+			fr.subscribed = false
+			s.syncCandidateLocked(fr)
+		}
+	}
+	for _, name := range info.Roles {
+		fr := s.fwRoleLocked(fw.id, name)
+		fr.subscribed = true
+		fr.suppressed = slices.Contains(info.Suppressed, name)
+		fr.minAlloc = info.MinAllocatable[name]
+		s.syncCandidateLocked(fr)
+	}
+}
+
+// UpdateFramework implements Allocator.
+func (s *Sharded) UpdateFramework(info FrameworkInfo) error {
+	if err := validateFramework(&info); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	fw, ok := s.frameworks[info.ID]
+	if !ok || fw.placeholder {
+		s.mu.Unlock()
+		return fmt.Errorf("%w: %s", ErrUnknownFramework, info.ID)
+	}
+	s.applyInfoLocked(fw, info)
+	s.epoch.Add(1)
+	s.mu.Unlock()
+	// Offers for roles it left or now suppresses are void.
+	s.rescindWhere(func(o *offer) bool { return !o.fr.candidate() && o.fr.fw == fw }, RescindSuppressed)
+	s.allocateAll()
+	return nil
+}
+
+// RemoveFramework implements Allocator.
+func (s *Sharded) RemoveFramework(id FrameworkID) error {
+	s.mu.Lock()
+	fw, ok := s.frameworks[id]
+	if !ok || fw.placeholder {
+		s.mu.Unlock()
+		return fmt.Errorf("%w: %s", ErrUnknownFramework, id)
+	}
+	delete(s.frameworks, id)
+	fw.active = false
+	for _, fr := range fw.roles {
+		fr.subscribed = false
+		s.removeCandidateLocked(fr)
+	}
+	s.mu.Unlock()
+	s.forEachShard(func(sh *shard, out *Output) {
+		now := s.now()
+		for _, a := range sh.list {
+			changed := false
+			for i := len(a.offers) - 1; i >= 0; i-- {
+				if o := a.offers[i]; o.fr.fw == fw {
+					s.rescindShardLocked(sh, o, RescindFrameworkRemoved, out)
+					changed = true
+				}
+			}
+			for i := len(a.allocs) - 1; i >= 0; i-- {
+				al := a.allocs[i]
+				if al.fr.fw != fw {
+					continue
+				}
+				a.allocs = slices.Delete(a.allocs, i, i+1)
+				a.free = a.free.Add(al.res)
+				s.mu.Lock()
+				s.chargeLocked(al.fr, al.res, -1, a.active)
+				s.mu.Unlock()
+				changed = true
+			}
+			for k := range a.filters {
+				if k.fw == id {
+					delete(a.filters, k)
+				}
+			}
+			if changed {
+				if s.opts.DisableIncremental {
+					s.markDirtyShardLocked(sh, a)
+				} else {
+					s.allocateAgent(sh, a, now, out)
+				}
+			}
+		}
+	})
+	return nil
+}
+
+// ActivateFramework implements Allocator.
+func (s *Sharded) ActivateFramework(id FrameworkID) error {
+	err := s.withFramework(id, func(fw *framework) {
+		fw.active = true
+		for _, fr := range fw.roles {
+			s.syncCandidateLocked(fr)
+		}
+		s.epoch.Add(1)
+	})
+	if err == nil {
+		s.allocateAll()
+	}
+	return err
+}
+
+// DeactivateFramework implements Allocator.
+func (s *Sharded) DeactivateFramework(id FrameworkID) error {
+	var fw *framework
+	err := s.withFramework(id, func(f *framework) {
+		fw = f
+		f.active = false
+		for _, fr := range f.roles {
+			s.syncCandidateLocked(fr)
+		}
+	})
+	if err == nil {
+		s.rescindWhere(func(o *offer) bool { return o.fr.fw == fw }, RescindFrameworkDeactivated)
+	}
+	return err
+}
+
+func (s *Sharded) withFramework(id FrameworkID, fn func(*framework)) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fw, ok := s.frameworks[id]
+	if !ok || fw.placeholder {
+		return fmt.Errorf("%w: %s", ErrUnknownFramework, id)
+	}
+	fn(fw)
+	return nil
+}
+
+// rolesArg checks that roles (all of fw's when empty) are fw's.
+func rolesArg(fw *framework, roles []string) ([]string, error) {
+	if len(roles) == 0 {
+		return fw.info.Roles, nil
+	}
+	for _, r := range roles {
+		if !slices.Contains(fw.info.Roles, r) {
+			return nil, fmt.Errorf("%w: framework %s is not subscribed to role %q", ErrBadArgument, fw.id, r)
+		}
+	}
+	return roles, nil
+}
+
+// Suppress implements Allocator.
+func (s *Sharded) Suppress(id FrameworkID, roles []string) error {
+	var err error
+	var fw *framework
+	ferr := s.withFramework(id, func(f *framework) {
+		fw = f
+		var rs []string
+		if rs, err = rolesArg(f, roles); err != nil {
+			return
+		}
+		for _, r := range rs {
+			fr := f.roles[r]
+			fr.suppressed = true
+			s.syncCandidateLocked(fr)
+			if !slices.Contains(f.info.Suppressed, r) {
+				f.info.Suppressed = append(f.info.Suppressed, r)
+			}
+		}
+	})
+	if ferr != nil {
+		return ferr
+	}
+	if err != nil {
+		return err
+	}
+	s.rescindWhere(func(o *offer) bool { return o.fr.fw == fw && o.fr.suppressed }, RescindSuppressed)
+	return nil
+}
+
+// Revive implements Allocator.
+func (s *Sharded) Revive(id FrameworkID, roles []string) error {
+	var err error
+	ferr := s.withFramework(id, func(f *framework) {
+		var rs []string
+		if rs, err = rolesArg(f, roles); err != nil {
+			return
+		}
+		for _, r := range rs {
+			fr := f.roles[r]
+			fr.suppressed = false
+			s.genSeq++
+			fr.filterGen = s.genSeq
+			s.syncCandidateLocked(fr)
+			f.info.Suppressed = slices.DeleteFunc(f.info.Suppressed, func(x string) bool { return x == r })
+		}
+		f.filteredUntil = time.Time{}
+		s.epoch.Add(1)
+	})
+	if ferr != nil {
+		return ferr
+	}
+	if err != nil {
+		return err
+	}
+	s.allocateAll()
+	return nil
+}
+
+// withOffer runs fn with the offer's shard locked.
+func (s *Sharded) withOffer(id OfferID, fn func(sh *shard, o *offer, out *Output)) error {
+	sh, ok := s.shardOfOffer(id)
+	if !ok {
+		return fmt.Errorf("%w: %d", ErrUnknownOffer, id)
+	}
+	var out Output
+	sh.mu.Lock()
+	o, ok := sh.offers[id]
+	if ok {
+		fn(sh, o, &out)
+	}
+	sh.mu.Unlock()
+	s.emit(&out)
+	if !ok {
+		return fmt.Errorf("%w: %d", ErrUnknownOffer, id)
+	}
+	return nil
+}
+
+// Accept implements Allocator.
+func (s *Sharded) Accept(id OfferID) error {
+	return s.withOffer(id, func(sh *shard, o *offer, out *Output) {
+		o.gone = true
+		delete(sh.offers, id)
+		a := o.agent
+		if i := slices.Index(a.offers, o); i >= 0 {
+			a.offers = slices.Delete(a.offers, i, i+1)
+		}
+		a.addAllocation(o.fr, o.Resources)
+	})
+}
+
+// Decline implements Allocator.
+func (s *Sharded) Decline(id OfferID, refuse time.Duration) error {
+	return s.withOffer(id, func(sh *shard, o *offer, out *Output) {
+		dropOfferShardLocked(sh, o)
+		now := s.now()
+		s.mu.Lock()
+		s.chargeLocked(o.fr, o.Resources, -1, o.agent.active)
+		gen := o.fr.filterGen
+		s.noteFilterLocked(o.fr.fw, now, refuse)
+		s.mu.Unlock()
+		s.addFilterShardLocked(sh, o.agent, o.fr, gen, o.Resources, now, refuse)
+		s.settleShardLocked(sh, o.agent, out)
+	})
+}
+
+// noteFilterLocked records that fw refused resources until now+refuse.
+func (s *Sharded) noteFilterLocked(fw *framework, now time.Time, refuse time.Duration) {
+	if refuse <= 0 {
+		return
+	}
+	if until := now.Add(min(refuse, MaxRefuse)); until.After(fw.filteredUntil) {
+		fw.filteredUntil = until
+	}
+}
+
+// Recover implements Allocator.
+func (s *Sharded) Recover(fwID FrameworkID, agentID AgentID, role string, res core.Resources, refuse time.Duration) error {
+	if err := validateResources("recovered", res); err != nil {
+		return err
+	}
+	return s.withAgent(agentID, func(sh *shard, a *agent, out *Output) error {
+		i := a.findAllocation(fwID, role)
+		if i < 0 || !a.allocs[i].res.Contains(res) {
+			return fmt.Errorf("%w: %s on %s in role %q: %s", ErrNotAllocated, fwID, agentID, role, res)
+		}
+		if len(res) == 0 {
+			return nil
+		}
+		al := a.allocs[i]
+		al.res = al.res.Sub(res)
+		if len(al.res) == 0 {
+			a.allocs = slices.Delete(a.allocs, i, i+1)
+		}
+		a.free = a.free.Add(res)
+		now := s.now()
+		s.mu.Lock()
+		s.chargeLocked(al.fr, res, -1, a.active)
+		gen := al.fr.filterGen
+		s.noteFilterLocked(al.fr.fw, now, refuse)
+		s.mu.Unlock()
+		s.addFilterShardLocked(sh, a, al.fr, gen, res, now, refuse)
+		s.settleShardLocked(sh, a, out)
+		return nil
+	})
+}
+
+// UpdateAllocation implements Allocator.
+func (s *Sharded) UpdateAllocation(fwID FrameworkID, agentID AgentID, role string, from, to core.Resources) error {
+	if err := validateResources("from", from); err != nil {
+		return err
+	}
+	if err := validateResources("to", to); err != nil {
+		return err
+	}
+	if !slices.Equal(from.Quantities(), to.Quantities()) {
+		return fmt.Errorf("%w: operation changes quantities: %s -> %s", ErrBadArgument, from, to)
+	}
+	return s.withAgent(agentID, func(sh *shard, a *agent, out *Output) error {
+		i := a.findAllocation(fwID, role)
+		if i < 0 || !a.allocs[i].res.Contains(from) {
+			return fmt.Errorf("%w: %s on %s in role %q: %s", ErrNotAllocated, fwID, agentID, role, from)
+		}
+		newTotal := a.info.Total.Sub(from).Add(to)
+		if err := validateResources("new agent total", newTotal); err != nil {
+			return err
+		}
+		al := a.allocs[i]
+		s.mu.Lock()
+		s.chargeLocked(al.fr, from, -1, false)
+		s.chargeLocked(al.fr, to, +1, false)
+		s.addReservedLocked(a.info.Total, -1)
+		s.addReservedLocked(newTotal, +1)
+		s.mu.Unlock()
+		al.res = al.res.Sub(from).Add(to)
+		a.info.Total = newTotal
+		a.total = newTotal.Add(a.slack)
+		a.reserved = slices.ContainsFunc(a.total, func(r core.Resource) bool { return r.IsReserved() })
+		return nil
+	})
+}
+
+// SetWeight implements Allocator.
+func (s *Sharded) SetWeight(roleName string, w float64) error {
+	if err := validateWeight(roleName, w); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.weights[roleName] = w
+	r := s.roleLocked(roleName)
+	r.weight = w
+	s.rekeyRoleLocked(r)
+	if r.selfIn {
+		r.order.Delete(&r.selfEntry)
+		r.selfEntry.share = s.shareOf(r.selfAlloc, r.weight)
+		r.order.ReplaceOrInsert(&r.selfEntry)
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+// SetQuota implements Allocator.
+func (s *Sharded) SetQuota(roleName string, q Quota) error {
+	if err := validateQuota(roleName, q); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	r := s.roleLocked(roleName)
+	if q.Guarantee.IsEmpty() && q.Limit.IsEmpty() {
+		delete(s.quotas, roleName)
+	} else {
+		s.quotas[roleName] = Quota{Guarantee: q.Guarantee.Clone(), Limit: q.Limit.Clone()}
+	}
+	s.required = s.required.Sub(r.unmet)
+	r.unmet = nil
+	r.quota = s.quotas[roleName]
+	r.hasGuarantee = !r.quota.Guarantee.IsEmpty()
+	if r.hasGuarantee {
+		s.updateUnmetLocked(r)
+	} else {
+		s.updateGuaranteeLocked(r)
+	}
+	over := s.overLimitLocked(r)
+	s.epoch.Add(1)
+	s.mu.Unlock()
+	if over {
+		s.rescindOverLimit(r)
+	}
+	s.allocateAll()
+	return nil
+}
+
+// overLimitLocked reports whether the consumption of r or an ancestor
+// exceeds its limit.
+func (s *Sharded) overLimitLocked(r *role) bool {
+	for x := r; x != s.root; x = x.parent {
+		if len(x.quota.Limit) > 0 && !x.quota.Limit.Contains(x.consumed().Min(x.quota.Limit)) {
+			return true
+		}
+	}
+	return false
+}
+
+// rescindOverLimit rescinds offers of unreserved resources in r's subtree,
+// newest first, while r is over its limit.
+func (s *Sharded) rescindOverLimit(r *role) {
+	var victims []*offer
+	s.lockAllShards()
+	for _, sh := range s.shards {
+		for _, o := range sh.offers {
+			if core.IsSubRoleOf(o.Role, r.name) && !unreservedCounted(o.Resources).IsEmpty() {
+				victims = append(victims, o)
+			}
+		}
+	}
+	slices.SortFunc(victims, func(a, b *offer) int { return cmpTime(b.Created, a.Created, uint64(b.ID), uint64(a.ID)) })
+	var out Output
+	for _, o := range victims {
+		s.mu.Lock()
+		over := s.overLimitLocked(r)
+		s.mu.Unlock()
+		if !over {
+			break
+		}
+		s.rescindShardLocked(o.agent.shard, o, RescindQuotaLimit, &out)
+	}
+	s.unlockAllShards()
+	s.emit(&out)
+}
+
+func cmpTime(a, b time.Time, ai, bi uint64) int {
+	if c := a.Compare(b); c != 0 {
+		return c
+	}
+	switch {
+	case ai < bi:
+		return -1
+	case ai > bi:
+		return 1
+	}
+	return 0
+}
+
+func (s *Sharded) lockAllShards() {
+	for _, sh := range s.shards {
+		sh.mu.Lock()
+	}
+}
+
+func (s *Sharded) unlockAllShards() {
+	for _, sh := range s.shards {
+		sh.mu.Unlock()
+	}
+}
+
+// rescindWhere rescinds every outstanding offer for which pick is true.
+func (s *Sharded) rescindWhere(pick func(*offer) bool, why RescindReason) {
+	s.forEachShard(func(sh *shard, out *Output) {
+		var victims []*offer
+		s.mu.Lock() // pick reads framework state
+		for _, o := range sh.offers {
+			if pick(o) {
+				victims = append(victims, o)
+			}
+		}
+		s.mu.Unlock()
+		slices.SortFunc(victims, func(a, b *offer) int { return cmpTime(a.Created, b.Created, uint64(a.ID), uint64(b.ID)) })
+		for _, o := range victims {
+			s.rescindShardLocked(sh, o, why, out)
+			if !s.opts.DisableIncremental {
+				s.allocateAgent(sh, o.agent, s.now(), out)
+			}
+		}
+	})
+}

@@ -1,0 +1,322 @@
+package alloc
+
+import (
+	"cmp"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"meseta/core"
+)
+
+// forEachShard runs fn on every shard with its mu held, spreading shards
+// over up to GOMAXPROCS goroutines, and emits each shard's output.
+func (s *Sharded) forEachShard(fn func(sh *shard, out *Output)) {
+	run := func(sh *shard) {
+		var out Output
+		sh.mu.Lock()
+		fn(sh, &out)
+		sh.mu.Unlock()
+		s.emit(&out)
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(s.shards))
+	if workers <= 1 {
+		for _, sh := range s.shards {
+			run(sh)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(s.shards) {
+					return
+				}
+				run(s.shards[i])
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// allocateAll runs an allocation pass at once, unless incremental
+// allocation is off (then the next Sweep does it).
+func (s *Sharded) allocateAll() {
+	if s.opts.DisableIncremental {
+		return
+	}
+	now := s.now()
+	s.forEachShard(func(sh *shard, out *Output) { s.passShardLocked(sh, now, out) })
+}
+
+// passShardLocked allocates the shard's agents that may have something to
+// offer: all of them when the epoch moved since the shard's last full pass,
+// else only the dirty ones.
+func (s *Sharded) passShardLocked(sh *shard, now time.Time, out *Output) {
+	todo := sh.dirty
+	sh.dirty = nil
+	for _, a := range todo {
+		a.dirty = false
+	}
+	if ep := s.epoch.Load(); sh.seenEpoch != ep {
+		sh.seenEpoch = ep
+		todo = sh.list
+	}
+	for _, a := range todo {
+		if len(a.free) > 0 {
+			s.allocateAgent(sh, a, now, out)
+		}
+	}
+}
+
+// Sweep implements Allocator.
+func (s *Sharded) Sweep() {
+	now := s.now()
+	s.mu.Lock()
+	s.sweepNo++
+	sweep := s.sweepNo
+	s.mu.Unlock()
+	s.sweeps.Add(1)
+	s.forEachShard(func(sh *shard, out *Output) {
+		s.expireOffersShardLocked(sh, now, out)
+		s.expireFiltersShardLocked(sh, now)
+		s.passShardLocked(sh, now, out)
+	})
+	if s.opts.MaxStarvationRescinds > 0 {
+		s.relieveStarvation(now, sweep)
+	}
+}
+
+// expireOffersShardLocked rescinds offers older than OfferTimeout.
+func (s *Sharded) expireOffersShardLocked(sh *shard, now time.Time, out *Output) {
+	if s.opts.OfferTimeout <= 0 {
+		return
+	}
+	n := 0
+	for _, o := range sh.byAge {
+		if now.Before(o.Created.Add(s.opts.OfferTimeout)) {
+			break
+		}
+		n++
+		if !o.gone {
+			s.rescindShardLocked(sh, o, RescindTimeout, out)
+		}
+	}
+	sh.byAge = slices.Delete(sh.byAge, 0, n)
+}
+
+// fairShareLocked returns each candidate's fair share: its role's weight
+// over the weights of all roles with candidates, split evenly among the
+// role's candidates.
+func (s *Sharded) fairShareLocked() map[*fwRole]float64 {
+	var total float64
+	for _, r := range s.roles {
+		if r.fws.Len() > 0 {
+			total += r.weight
+		}
+	}
+	fair := map[*fwRole]float64{}
+	for _, r := range s.roles {
+		if n := r.fws.Len(); n > 0 {
+			each := r.weight / total / float64(n)
+			r.fws.Ascend(func(fr *fwRole) bool { fair[fr] = each; return true })
+		}
+	}
+	return fair
+}
+
+// relieveStarvation rescinds offers of candidates above their fair share
+// when some candidate below its fair share (or guarantee) got nothing
+// since the previous sweep and refuses nothing.
+func (s *Sharded) relieveStarvation(now time.Time, sweep uint64) {
+	s.mu.Lock()
+	fair := s.fairShareLocked()
+	var starved []*fwRole
+	for fr, f := range fair {
+		if fr.lastOffer+1 >= sweep || now.Before(fr.fw.filteredUntil) {
+			continue
+		}
+		g := nearestGuarantee(fr.role)
+		if dominantShare(fr.alloc, s.totals, s.opts.ExcludedFromShares, 1) < f || (g != nil && !g.unmet.IsEmpty()) {
+			starved = append(starved, fr)
+		}
+	}
+	s.mu.Unlock()
+	if len(starved) == 0 {
+		return
+	}
+	slices.SortFunc(starved, func(a, b *fwRole) int {
+		return cmp.Or(cmp.Compare(a.fw.id, b.fw.id), cmp.Compare(a.role.name, b.role.name))
+	})
+
+	type victim struct {
+		o    *offer
+		over float64
+	}
+	var victims []victim
+	var out Output
+	s.lockAllShards()
+	s.mu.Lock()
+	for _, sh := range s.shards {
+		for _, o := range sh.offers {
+			f, ok := fair[o.fr]
+			if !ok || slices.Contains(starved, o.fr) {
+				continue
+			}
+			if over := dominantShare(o.fr.alloc, s.totals, s.opts.ExcludedFromShares, 1) - f; over > 0 {
+				for _, st := range starved {
+					if s.couldUseLocked(st, o) {
+						victims = append(victims, victim{o, over})
+						break
+					}
+				}
+			}
+		}
+	}
+	s.mu.Unlock()
+	slices.SortFunc(victims, func(a, b victim) int {
+		return cmp.Or(cmp.Compare(b.over, a.over), cmpTime(a.o.Created, b.o.Created, uint64(a.o.ID), uint64(b.o.ID)))
+	})
+	var agents []*agent
+	for i, v := range victims {
+		if i == s.opts.MaxStarvationRescinds {
+			break
+		}
+		s.rescindShardLocked(v.o.agent.shard, v.o, RescindStarvation, &out)
+		if !slices.Contains(agents, v.o.agent) {
+			agents = append(agents, v.o.agent)
+		}
+	}
+	for _, a := range agents {
+		s.allocateAgent(a.shard, a, now, &out)
+	}
+	s.unlockAllShards()
+	s.emit(&out)
+}
+
+// couldUseLocked reports whether fr is not excluded from o's resources by
+// the checkpoint, GPU and reservation rules.
+func (s *Sharded) couldUseLocked(fr *fwRole, o *offer) bool {
+	a := o.agent
+	caps := fr.fw.info.Capabilities
+	if fr.fw.info.Checkpoint && !a.info.Checkpoint {
+		return false
+	}
+	if a.hasGPUs && !s.opts.OfferGPUsToAll && !caps.Has(GPUResources) {
+		return false
+	}
+	return len(offerable(o.Resources, fr.role.name, caps)) > 0
+}
+
+// Stats implements Allocator.
+func (s *Sharded) Stats() Stats {
+	st := Stats{
+		Offers:      s.offersMade.Load(),
+		Rescinds:    s.rescinds.Load(),
+		Revocations: s.revocations.Load(),
+		Sweeps:      s.sweeps.Load(),
+	}
+	for _, sh := range s.shards {
+		sh.mu.Lock()
+		st.Agents += len(sh.agents)
+		st.OutstandingOffers += len(sh.offers)
+		for _, a := range sh.agents {
+			st.FiltersActive += len(a.filters)
+		}
+		sh.mu.Unlock()
+	}
+	s.mu.Lock()
+	for _, fw := range s.frameworks {
+		if !fw.placeholder {
+			st.Frameworks++
+		}
+	}
+	s.mu.Unlock()
+	return st
+}
+
+// Snapshot implements Allocator.
+func (s *Sharded) Snapshot() Snapshot {
+	now := s.now()
+	s.lockAllShards()
+	defer s.unlockAllShards()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	snap := Snapshot{Weights: map[string]float64{}, Quotas: map[string]Quota{}}
+	for _, sh := range s.shards {
+		for _, a := range sh.list {
+			as := AgentState{Info: a.info, Active: a.active, Total: a.total.Clone()}
+			as.Info.Total = a.info.Total.Clone()
+			as.Info.Oversubscribed = a.slack.Clone()
+			for _, al := range a.allocs {
+				as.Allocations = append(as.Allocations, Allocation{Framework: al.fr.fw.id, Role: al.fr.role.name, Resources: al.res.Clone()})
+			}
+			slices.SortFunc(as.Allocations, func(x, y Allocation) int {
+				return cmp.Or(cmp.Compare(x.Framework, y.Framework), cmp.Compare(x.Role, y.Role))
+			})
+			for _, o := range a.offers {
+				off := o.Offer
+				off.Resources = off.Resources.Clone()
+				as.Offers = append(as.Offers, off)
+			}
+			slices.SortFunc(as.Offers, func(x, y Offer) int { return cmp.Compare(x.ID, y.ID) })
+			for k, f := range a.filters {
+				fw := s.frameworks[k.fw]
+				if fw == nil || !now.Before(f.expires) {
+					continue
+				}
+				if fr := fw.roles[k.role]; fr == nil || fr.filterGen != f.gen {
+					continue
+				}
+				as.Filters = append(as.Filters, FilterState{Framework: k.fw, Role: k.role, Resources: f.res.Clone(), Created: f.created, Expires: f.expires})
+			}
+			slices.SortFunc(as.Filters, func(x, y FilterState) int {
+				return cmp.Or(cmp.Compare(x.Framework, y.Framework), cmp.Compare(x.Role, y.Role))
+			})
+			snap.Agents = append(snap.Agents, as)
+		}
+	}
+	slices.SortFunc(snap.Agents, func(x, y AgentState) int { return cmp.Compare(x.Info.ID, y.Info.ID) })
+	for _, fw := range s.frameworks {
+		if fw.placeholder {
+			continue
+		}
+		info := fw.info
+		info.Roles = slices.Clone(info.Roles)
+		info.Suppressed = slices.Clone(info.Suppressed)
+		slices.Sort(info.Suppressed)
+		snap.Frameworks = append(snap.Frameworks, FrameworkState{Info: info, Active: fw.active})
+	}
+	slices.SortFunc(snap.Frameworks, func(x, y FrameworkState) int { return cmp.Compare(x.Info.ID, y.Info.ID) })
+	for k, v := range s.weights {
+		snap.Weights[k] = v
+	}
+	for k, v := range s.quotas {
+		snap.Quotas[k] = Quota{Guarantee: v.Guarantee.Clone(), Limit: v.Limit.Clone()}
+	}
+	return snap
+}
+
+// shares returns each candidate's dominant share against the exact totals;
+// tests compare it with the reference engine.
+func (s *Sharded) shares() map[FrameworkID]map[string]float64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[FrameworkID]map[string]float64{}
+	for id, fw := range s.frameworks {
+		for name, fr := range fw.roles {
+			if out[id] == nil {
+				out[id] = map[string]float64{}
+			}
+			out[id][name] = dominantShare(fr.alloc, s.totals, s.opts.ExcludedFromShares, 1)
+		}
+	}
+	return out
+}
+
+var _ = core.DefaultRole
