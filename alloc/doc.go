@@ -64,15 +64,22 @@
 // A later filter for the same key replaces the earlier one. Revive clears
 // all of the framework's filters (for the revived roles).
 //
-// Rescinds. Sweep rescinds offers older than Options.OfferTimeout. When a
-// candidate whose role is below its guarantee, or below its weighted fair
-// share (role weight over the sum of the weights of roles with candidates),
-// got no offer in a sweep, the sweep rescinds outstanding offers of the
-// frameworks furthest over their fair share, at most
-// Options.MaxStarvationRescinds per sweep, and allocates the freed resources
-// at once. Offers are also rescinded when their agent or framework goes
-// away or is deactivated, when the role is suppressed, when a lowered quota
-// limit is exceeded, and when an agent's total or slack shrinks below them.
+// Rescinds. Sweep rescinds offers older than Options.OfferTimeout. It then
+// looks for starved candidates. A candidate's fair share is its role's
+// weight over the sum of the weights of all roles that have candidates,
+// split evenly among the role's candidates. A candidate is starved when it
+// got no offer since the previous sweep began, has no decline filter
+// running, and its dominant share (unweighted, against the exact totals) is
+// below its fair share or its nearest guaranteed role has an unmet
+// guarantee. If any candidate is starved, the sweep rescinds outstanding
+// offers of candidates whose dominant share is above their fair share,
+// furthest above first (ties: oldest offer first), only offers a starved
+// candidate is not barred from by the checkpoint, GPU and reservation
+// rules, at most Options.MaxStarvationRescinds per sweep, and allocates
+// those agents again. Offers are also rescinded when their agent or
+// framework goes away or is deactivated, when their role is suppressed,
+// when a lowered quota limit is exceeded, and when an agent's total or
+// slack shrinks below them.
 //
 // Revocation. An agent's oversubscribed slack is offered, marked revocable,
 // to REVOCABLE_RESOURCES frameworks. When UpdateOversubscribed shrinks the

@@ -116,20 +116,20 @@ type shard struct {
 
 // agent is one agent's state. Guarded by its shard's mu.
 type agent struct {
-	id         AgentID
-	info       AgentInfo      // Used is cleared after AddAgent
-	slack      core.Resources // revocable slack, marked revocable
-	total      core.Resources // info.Total + slack
-	free       core.Resources // total - allocations - offers
-	hasGPUs    bool
-	reserved   bool // whether total holds reserved resources
-	active     bool
-	removed    bool
-	dirty      bool
-	allocs     []*allocation
-	offers     []*offer
-	filters    map[filterKey]*agentFilter
-	shard      *shard
+	id       AgentID
+	info     AgentInfo      // Used is cleared after AddAgent
+	slack    core.Resources // revocable slack, marked revocable
+	total    core.Resources // info.Total + slack
+	free     core.Resources // total - allocations - offers
+	hasGPUs  bool
+	reserved bool // whether total holds reserved resources
+	active   bool
+	removed  bool
+	dirty    bool
+	allocs   []*allocation
+	offers   []*offer
+	filters  map[filterKey]*agentFilter
+	shard    *shard
 	// nextExpiry is the earliest filter expiry queued in the shard's heap
 	// for this agent (zero: none queued).
 	nextExpiry time.Time

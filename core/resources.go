@@ -569,7 +569,7 @@ func (rs Resources) Unreserve() Resources {
 	for i := range rs {
 		r := rs[i].clone()
 		if n := len(r.Reservations); n > 0 {
-			r.Reservations = r.Reservations[:n-1:n-1]
+			r.Reservations = r.Reservations[: n-1 : n-1]
 		}
 		out = out.addOne(&r)
 	}
