@@ -65,6 +65,13 @@ type Sharded struct {
 
 	offersMade, rescinds, revocations, sweeps atomic.Uint64
 
+	// names interns resource names for the qvec accounting; it has its own
+	// leaf lock. skip marks Options.ExcludedFromShares; minAlloc is
+	// Options.MinAllocatable. Both are fixed at construction.
+	names    nameTable
+	skip     [maxNames]bool
+	minAlloc []qvec
+
 	// mu guards every field below.
 	mu         sync.Mutex
 	frameworks map[FrameworkID]*framework
@@ -72,10 +79,10 @@ type Sharded struct {
 	root       *role // the nameless root of the role tree
 	// totals is the sum of the non-revocable scalar totals of all agents;
 	// orderTotals is the snapshot of it that shares are keyed against.
-	totals, orderTotals core.Quantities
+	totals, orderTotals qvec
 	// available is the free unreserved non-revocable scalars of active
 	// agents; required is the sum of unmet quota guarantees (headroom).
-	available, required core.Quantities
+	available, required qvec
 	// guaranteeOrder holds roles with an unmet guarantee and candidates,
 	// lowest quota share first.
 	guaranteeOrder *btree.BTreeG[*role]
@@ -128,7 +135,7 @@ type agent struct {
 	dirty    bool
 	allocs   []*allocation
 	offers   []*offer
-	filters  map[filterKey]*agentFilter
+	filters  map[*fwRole]*agentFilter // keyed by framework-role
 	shard    *shard
 	// nextExpiry is the earliest filter expiry queued in the shard's heap
 	// for this agent (zero: none queued).
@@ -146,11 +153,6 @@ type offer struct {
 	fr    *fwRole
 	agent *agent
 	gone  bool // accepted, declined or rescinded
-}
-
-type filterKey struct {
-	fw   FrameworkID
-	role string
 }
 
 type agentFilter struct {
@@ -186,9 +188,9 @@ type fwRole struct {
 	suppressed bool
 	// inOrder says whether it is in role.fws (a candidate).
 	inOrder   bool
-	alloc     core.Quantities // non-revocable scalars offered or allocated
-	share     float64         // key in role.fws
-	minAlloc  []core.Quantities
+	alloc     qvec    // non-revocable scalars offered or allocated
+	share     float64 // key in role.fws
+	minAlloc  []qvec  // nil: the engine default
 	lastOffer uint64 // sweep number of its last offer
 	filterGen uint64 // see agentFilter.gen
 }
@@ -216,6 +218,17 @@ func NewSharded(opts Options) (*Sharded, error) {
 		guaranteeOrder: btree.NewG(8, lessQuotaShare),
 	}
 	s.root = newRole("", nil)
+	for _, name := range o.ExcludedFromShares {
+		i, err := s.names.intern(name)
+		if err != nil {
+			return nil, err
+		}
+		s.skip[i] = true
+	}
+	var err2 error
+	if s.minAlloc, err2 = s.minVecs(o.MinAllocatable); err2 != nil {
+		return nil, err2
+	}
 	for i := range o.Shards {
 		s.shards = append(s.shards, &shard{
 			idx:    i,
@@ -296,4 +309,16 @@ func (h *expiryHeap) pop() expiry {
 		(*h)[i], (*h)[m] = (*h)[m], (*h)[i]
 		i = m
 	}
+}
+
+// minVecs interns and converts min_allocatable alternatives.
+func (s *Sharded) minVecs(mins []core.Quantities) ([]qvec, error) {
+	out := make([]qvec, 0, len(mins))
+	for _, m := range mins {
+		if err := s.names.internQuantities(m); err != nil {
+			return nil, err
+		}
+		out = append(out, s.names.quantitiesVec(m))
+	}
+	return out, nil
 }

@@ -13,8 +13,9 @@ type agentView struct {
 	// For agents without reservations every role sees the same resources:
 	// all (revocable included) and nonRev.
 	all, nonRev             core.Resources
-	allCounts, nonRevCounts core.Quantities
+	allCounts, nonRevCounts *qvec
 	byRole                  map[viewKey]viewEntry
+	names                   *nameTable
 }
 
 type viewKey struct {
@@ -24,11 +25,11 @@ type viewKey struct {
 
 type viewEntry struct {
 	res    core.Resources
-	counts core.Quantities
+	counts *qvec
 }
 
-func newAgentView(a *agent) agentView {
-	v := agentView{a: a}
+func newAgentView(a *agent, names *nameTable) agentView {
+	v := agentView{a: a, names: names}
 	if !a.reserved {
 		v.all = a.free
 		if len(a.slack) == 0 {
@@ -41,16 +42,18 @@ func newAgentView(a *agent) agentView {
 }
 
 // base returns what the agent could offer to role, without quota caps.
-func (v *agentView) base(role string, revocable bool) (core.Resources, core.Quantities) {
+func (v *agentView) base(role string, revocable bool) (core.Resources, *qvec) {
 	if !v.a.reserved {
 		if revocable {
 			if v.allCounts == nil {
-				v.allCounts = v.all.CountQuantities()
+				c := v.names.vec(v.all, members)
+				v.allCounts = &c
 			}
 			return v.all, v.allCounts
 		}
 		if v.nonRevCounts == nil {
-			v.nonRevCounts = v.nonRev.CountQuantities()
+			c := v.names.vec(v.nonRev, members)
+			v.nonRevCounts = &c
 		}
 		return v.nonRev, v.nonRevCounts
 	}
@@ -63,7 +66,8 @@ func (v *agentView) base(role string, revocable bool) (core.Resources, core.Quan
 		caps = RevocableResources
 	}
 	res := offerable(v.a.free, role, caps)
-	e := viewEntry{res, res.CountQuantities()}
+	c := v.names.vec(res, members)
+	e := viewEntry{res, &c}
 	if v.byRole == nil {
 		v.byRole = map[viewKey]viewEntry{}
 	}
@@ -79,7 +83,7 @@ func (s *Sharded) allocateAgent(sh *shard, a *agent, now time.Time, out *Output)
 	}
 	var tried []*fwRole
 	for len(a.free) > 0 {
-		v := newAgentView(a)
+		v := newAgentView(a, &s.names)
 		s.mu.Lock()
 		fr, res, quotaBlocked := s.pickLocked(a, &v, now, tried)
 		if fr != nil {
@@ -144,23 +148,24 @@ func (s *Sharded) offerForLocked(fr *fwRole, a *agent, v *agentView, now time.Ti
 		return nil, false
 	}
 	shrunk := false
-	if qc := s.capsLocked(fr.role, stage1); qc != nil {
-		capped := shrinkScalars(res, qc)
-		if !capped.Equal(res) {
-			res, counts, shrunk = capped, capped.CountQuantities(), true
-		}
-		if len(res) == 0 {
-			return nil, true
+	if qc := s.capsLocked(fr.role, stage1); qc.set != 0 {
+		if capped := qc.shrink(res, &s.names); len(capped) != len(res) || &capped[0] != &res[0] {
+			res, shrunk = capped, true
+			if len(res) == 0 {
+				return nil, true
+			}
+			c := s.names.vec(res, members)
+			counts = &c
 		}
 	}
-	if f := a.filters[filterKey{fw.id, fr.role.name}]; f != nil && f.gen == fr.filterGen && f.blocks(res, now) {
+	if f := a.filters[fr]; f != nil && f.gen == fr.filterGen && f.blocks(res, now) {
 		return nil, false
 	}
 	mins := fr.minAlloc
 	if mins == nil {
-		mins = s.opts.MinAllocatable
+		mins = s.minAlloc
 	}
-	if !meetsMin(counts, mins) {
+	if !meetsMinVec(counts, mins) {
 		return nil, shrunk
 	}
 	return res, false
@@ -180,7 +185,11 @@ func (s *Sharded) recordOfferShardLocked(sh *shard, a *agent, fr *fwRole, res co
 	if s.opts.OfferTimeout > 0 {
 		sh.byAge = append(sh.byAge, o)
 	}
-	a.free = a.free.Sub(res)
+	if len(res) == len(a.free) && &res[0] == &a.free[0] {
+		a.free = nil // the whole agent was offered
+	} else {
+		a.free = a.free.Sub(res)
+	}
 	s.offersMade.Add(1)
 	out.Offers = append(out.Offers, o.Offer)
 }
@@ -236,9 +245,9 @@ func (s *Sharded) addFilterShardLocked(sh *shard, a *agent, fr *fwRole, gen uint
 	refuse = min(refuse, MaxRefuse)
 	f := &agentFilter{filter: filter{res: res, expires: now.Add(refuse)}, created: now, gen: gen}
 	if a.filters == nil {
-		a.filters = map[filterKey]*agentFilter{}
+		a.filters = map[*fwRole]*agentFilter{}
 	}
-	a.filters[filterKey{fr.fw.id, fr.role.name}] = f
+	a.filters[fr] = f
 	if a.nextExpiry.IsZero() || f.expires.Before(a.nextExpiry) {
 		a.nextExpiry = f.expires
 		sh.filterExpiry.push(expiry{at: f.expires, agent: a})
@@ -300,4 +309,29 @@ func (a *agent) used() core.Resources {
 		u = u.Add(o.Resources)
 	}
 	return u
+}
+
+// meetsMinVec reports whether an offer with member counts c satisfies one of
+// mins (any non-empty offer when mins is empty).
+func meetsMinVec(c *qvec, mins []qvec) bool {
+	if len(mins) == 0 {
+		return !c.isZero()
+	}
+	for i := range mins {
+		if c.covers(&mins[i]) {
+			return true
+		}
+	}
+	return false
+}
+
+// addAvailableLocked adds (or removes) the unreserved counted part of free
+// resources of an active agent to the cluster's available headroom.
+func (s *Sharded) addAvailableLocked(free core.Resources, sign int) {
+	u := s.names.vec(free, unreserved)
+	if sign > 0 {
+		s.available.add(&u)
+	} else {
+		s.available.sub(&u)
+	}
 }

@@ -24,6 +24,14 @@ func validateResources(what string, res core.Resources) error {
 	return nil
 }
 
+// admit validates resources that enter the engine and interns their names.
+func (s *Sharded) admit(what string, res core.Resources) error {
+	if err := validateResources(what, res); err != nil {
+		return err
+	}
+	return s.names.internResources(res)
+}
+
 // frameworkForAllocLocked returns fr for (fw, role), creating an inactive
 // placeholder framework for allocations of frameworks that have not
 // re-subscribed yet (after a master failover agents come back first).
@@ -47,10 +55,10 @@ func (s *Sharded) AddAgent(info AgentInfo) error {
 	if info.ID == "" {
 		return fmt.Errorf("%w: empty agent id", ErrBadArgument)
 	}
-	if err := validateResources("agent total", info.Total); err != nil {
+	if err := s.admit("agent total", info.Total); err != nil {
 		return err
 	}
-	if err := validateResources("oversubscribed", info.Oversubscribed); err != nil {
+	if err := s.admit("oversubscribed", info.Oversubscribed); err != nil {
 		return err
 	}
 	slack := markRevocable(info.Oversubscribed)
@@ -63,7 +71,7 @@ func (s *Sharded) AddAgent(info AgentInfo) error {
 		if err := core.ValidateRole(u.Role); err != nil {
 			return fmt.Errorf("%w: used by %s: %v", ErrBadArgument, u.Framework, err)
 		}
-		if err := validateResources("used", u.Resources); err != nil {
+		if err := s.admit("used", u.Resources); err != nil {
 			return err
 		}
 		used = used.Add(u.Resources)
@@ -106,9 +114,9 @@ func (s *Sharded) addAgentShardLocked(sh *shard, info AgentInfo, slack, total, u
 		a.addAllocation(fr, u.Resources)
 		s.chargeLocked(fr, u.Resources, +1, false)
 	}
-	s.available = s.available.Add(unreservedCounted(a.free))
+	s.addAvailableLocked(a.free, +1)
 	s.addReservedLocked(info.Total, +1)
-	s.addTotalsLocked(quotaCounted(info.Total), +1)
+	s.addTotalsLocked(info.Total, +1)
 	s.mu.Unlock()
 	sh.agents[a.id] = a
 	sh.list = append(sh.list, a)
@@ -148,7 +156,7 @@ func (s *Sharded) rescindUntilFitsShardLocked(sh *shard, a *agent, limit core.Re
 
 // UpdateAgentTotal implements Allocator.
 func (s *Sharded) UpdateAgentTotal(id AgentID, total core.Resources) error {
-	if err := validateResources("agent total", total); err != nil {
+	if err := s.admit("agent total", total); err != nil {
 		return err
 	}
 	return s.withAgent(id, func(sh *shard, a *agent, out *Output) error {
@@ -166,19 +174,19 @@ func (s *Sharded) UpdateAgentTotal(id AgentID, total core.Resources) error {
 		s.rescindUntilFitsShardLocked(sh, a, newTotal, func(*offer) bool { return true }, RescindAgentUpdated, out)
 		s.mu.Lock()
 		if a.active {
-			s.available = s.available.Sub(unreservedCounted(a.free))
+			s.addAvailableLocked(a.free, -1)
 		}
 		s.addReservedLocked(a.info.Total, -1)
-		s.addTotalsLocked(quotaCounted(a.info.Total), -1)
+		s.addTotalsLocked(a.info.Total, -1)
 		a.info.Total = total
 		a.total = newTotal
 		a.free = newTotal.Sub(a.used())
 		a.hasGPUs = newTotal.Has(core.GPUs)
 		a.reserved = slices.ContainsFunc(newTotal, func(r core.Resource) bool { return r.IsReserved() })
 		s.addReservedLocked(total, +1)
-		s.addTotalsLocked(quotaCounted(total), +1)
+		s.addTotalsLocked(total, +1)
 		if a.active {
-			s.available = s.available.Add(unreservedCounted(a.free))
+			s.addAvailableLocked(a.free, +1)
 		}
 		s.mu.Unlock()
 		s.settleShardLocked(sh, a, out)
@@ -188,7 +196,7 @@ func (s *Sharded) UpdateAgentTotal(id AgentID, total core.Resources) error {
 
 // UpdateOversubscribed implements Allocator.
 func (s *Sharded) UpdateOversubscribed(id AgentID, slack core.Resources) error {
-	if err := validateResources("oversubscribed", slack); err != nil {
+	if err := s.admit("oversubscribed", slack); err != nil {
 		return err
 	}
 	slack = markRevocable(slack)
@@ -246,7 +254,7 @@ func (s *Sharded) ActivateAgent(id AgentID) error {
 		}
 		a.active = true
 		s.mu.Lock()
-		s.available = s.available.Add(unreservedCounted(a.free))
+		s.addAvailableLocked(a.free, +1)
 		s.mu.Unlock()
 		s.settleShardLocked(sh, a, out)
 		return nil
@@ -264,7 +272,7 @@ func (s *Sharded) DeactivateAgent(id AgentID) error {
 		}
 		a.active = false
 		s.mu.Lock()
-		s.available = s.available.Sub(unreservedCounted(a.free))
+		s.addAvailableLocked(a.free, -1)
 		s.mu.Unlock()
 		return nil
 	})
@@ -281,10 +289,10 @@ func (s *Sharded) RemoveAgent(id AgentID) error {
 			s.chargeLocked(al.fr, al.res, -1, false)
 		}
 		if a.active {
-			s.available = s.available.Sub(unreservedCounted(a.total.Sub(a.used())))
+			s.addAvailableLocked(a.free, -1)
 		}
 		s.addReservedLocked(a.info.Total, -1)
-		s.addTotalsLocked(quotaCounted(a.info.Total), -1)
+		s.addTotalsLocked(a.info.Total, -1)
 		s.mu.Unlock()
 		a.removed = true
 		a.allocs = nil
@@ -297,7 +305,8 @@ func (s *Sharded) RemoveAgent(id AgentID) error {
 
 // AddFramework implements Allocator.
 func (s *Sharded) AddFramework(info FrameworkInfo) error {
-	if err := validateFramework(&info); err != nil {
+	mins, err := s.checkFramework(&info)
+	if err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -312,15 +321,34 @@ func (s *Sharded) AddFramework(info FrameworkInfo) error {
 	}
 	fw.placeholder = false
 	fw.active = true
-	s.applyInfoLocked(fw, info)
+	s.applyInfoLocked(fw, info, mins)
 	s.epoch.Add(1)
 	s.mu.Unlock()
 	s.allocateAll()
 	return nil
 }
 
+// checkFramework validates info and converts its min_allocatable.
+func (s *Sharded) checkFramework(info *FrameworkInfo) (map[string][]qvec, error) {
+	if err := validateFramework(info); err != nil {
+		return nil, err
+	}
+	mins := map[string][]qvec{}
+	for role, m := range info.MinAllocatable {
+		v, err := s.minVecs(m)
+		if err != nil {
+			return nil, err
+		}
+		if v == nil {
+			v = []qvec{}
+		}
+		mins[role] = v
+	}
+	return mins, nil
+}
+
 // applyInfoLocked sets fw's info and brings its roles in line with it.
-func (s *Sharded) applyInfoLocked(fw *framework, info FrameworkInfo) {
+func (s *Sharded) applyInfoLocked(fw *framework, info FrameworkInfo, mins map[string][]qvec) {
 	fw.info = info
 	fw.info.Roles = slices.Clone(info.Roles)
 	fw.info.Suppressed = slices.Clone(info.Suppressed)
@@ -334,14 +362,15 @@ func (s *Sharded) applyInfoLocked(fw *framework, info FrameworkInfo) {
 		fr := s.fwRoleLocked(fw.id, name)
 		fr.subscribed = true
 		fr.suppressed = slices.Contains(info.Suppressed, name)
-		fr.minAlloc = info.MinAllocatable[name]
+		fr.minAlloc = mins[name]
 		s.syncCandidateLocked(fr)
 	}
 }
 
 // UpdateFramework implements Allocator.
 func (s *Sharded) UpdateFramework(info FrameworkInfo) error {
-	if err := validateFramework(&info); err != nil {
+	mins, err := s.checkFramework(&info)
+	if err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -350,7 +379,7 @@ func (s *Sharded) UpdateFramework(info FrameworkInfo) error {
 		s.mu.Unlock()
 		return fmt.Errorf("%w: %s", ErrUnknownFramework, info.ID)
 	}
-	s.applyInfoLocked(fw, info)
+	s.applyInfoLocked(fw, info, mins)
 	s.epoch.Add(1)
 	s.mu.Unlock()
 	// Offers for roles it left or now suppresses are void.
@@ -396,9 +425,9 @@ func (s *Sharded) RemoveFramework(id FrameworkID) error {
 				s.mu.Unlock()
 				changed = true
 			}
-			for k := range a.filters {
-				if k.fw == id {
-					delete(a.filters, k)
+			for fr := range a.filters {
+				if fr.fw == fw {
+					delete(a.filters, fr)
 				}
 			}
 			if changed {
@@ -620,7 +649,7 @@ func (s *Sharded) UpdateAllocation(fwID FrameworkID, agentID AgentID, role strin
 	if err := validateResources("from", from); err != nil {
 		return err
 	}
-	if err := validateResources("to", to); err != nil {
+	if err := s.admit("to", to); err != nil {
 		return err
 	}
 	if !slices.Equal(from.Quantities(), to.Quantities()) {
@@ -662,7 +691,7 @@ func (s *Sharded) SetWeight(roleName string, w float64) error {
 	s.rekeyRoleLocked(r)
 	if r.selfIn {
 		r.order.Delete(&r.selfEntry)
-		r.selfEntry.share = s.shareOf(r.selfAlloc, r.weight)
+		r.selfEntry.share = s.shareOf(&r.selfAlloc, r.weight)
 		r.order.ReplaceOrInsert(&r.selfEntry)
 	}
 	s.mu.Unlock()
@@ -674,22 +703,20 @@ func (s *Sharded) SetQuota(roleName string, q Quota) error {
 	if err := validateQuota(roleName, q); err != nil {
 		return err
 	}
+	if err := s.names.internQuantities(q.Guarantee); err != nil {
+		return err
+	}
+	if err := s.names.internQuantities(q.Limit); err != nil {
+		return err
+	}
 	s.mu.Lock()
-	r := s.roleLocked(roleName)
 	if q.Guarantee.IsEmpty() && q.Limit.IsEmpty() {
 		delete(s.quotas, roleName)
 	} else {
 		s.quotas[roleName] = Quota{Guarantee: q.Guarantee.Clone(), Limit: q.Limit.Clone()}
 	}
-	s.required = s.required.Sub(r.unmet)
-	r.unmet = nil
-	r.quota = s.quotas[roleName]
-	r.hasGuarantee = !r.quota.Guarantee.IsEmpty()
-	if r.hasGuarantee {
-		s.updateUnmetLocked(r)
-	} else {
-		s.updateGuaranteeLocked(r)
-	}
+	r := s.roleLocked(roleName)
+	s.setQuotaLocked(r, s.quotas[roleName])
 	over := s.overLimitLocked(r)
 	s.epoch.Add(1)
 	s.mu.Unlock()
@@ -704,8 +731,23 @@ func (s *Sharded) SetQuota(roleName string, q Quota) error {
 // exceeds its limit.
 func (s *Sharded) overLimitLocked(r *role) bool {
 	for x := r; x != s.root; x = x.parent {
-		if len(x.quota.Limit) > 0 && !x.quota.Limit.Contains(x.consumed().Min(x.quota.Limit)) {
+		if x.overLimit() {
 			return true
+		}
+	}
+	return false
+}
+
+// offerEasesLimitLocked reports whether o carries unreserved resources of a
+// name that r or an ancestor consumes beyond its limit.
+func (s *Sharded) offerEasesLimitLocked(r *role, o *offer) bool {
+	u := s.names.vec(o.Resources, unreserved)
+	for x := r; x != s.root; x = x.parent {
+		c := x.consumed()
+		for i := range c {
+			if x.limitSet&(1<<i) != 0 && c[i] > x.limit[i] && u[i] > 0 {
+				return true
+			}
 		}
 	}
 	return false
@@ -727,12 +769,14 @@ func (s *Sharded) rescindOverLimit(r *role) {
 	var out Output
 	for _, o := range victims {
 		s.mu.Lock()
-		over := s.overLimitLocked(r)
+		over, helps := s.overLimitLocked(r), s.offerEasesLimitLocked(r, o)
 		s.mu.Unlock()
 		if !over {
 			break
 		}
-		s.rescindShardLocked(o.agent.shard, o, RescindQuotaLimit, &out)
+		if helps {
+			s.rescindShardLocked(o.agent.shard, o, RescindQuotaLimit, &out)
+		}
 	}
 	s.unlockAllShards()
 	s.emit(&out)

@@ -25,14 +25,18 @@ type role struct {
 	children map[string]*role
 	weight   float64
 
-	quota        Quota
+	quota        Quota // as set, for snapshots
 	hasGuarantee bool
+	hasLimit     bool
+	guarantee    qvec
+	limit        qvec
+	limitSet     uint32 // bit i: limit[i] is set
 
-	alloc      core.Quantities // subtree: non-revocable scalars offered or allocated
-	selfAlloc  core.Quantities // this role's own frameworks only
-	unresAlloc core.Quantities // subtree: the unreserved part of alloc
-	reserved   core.Quantities // subtree: reservations in agents' totals
-	unmet      core.Quantities
+	alloc      qvec // subtree: non-revocable scalars offered or allocated
+	selfAlloc  qvec // this role's own frameworks only
+	unresAlloc qvec // subtree: the unreserved part of alloc
+	reserved   qvec // subtree: reservations in agents' totals
+	unmet      qvec
 
 	order     *btree.BTreeG[*orderEntry] // sub-roles with candidates, and self
 	fws       *btree.BTreeG[*fwRole]     // candidate frameworks, lowest share first
@@ -105,19 +109,36 @@ func (s *Sharded) roleLocked(name string) *role {
 	if w, ok := s.weights[name]; ok {
 		r.weight = w
 	}
-	if q, ok := s.quotas[name]; ok {
-		r.quota = q
-		r.hasGuarantee = !q.Guarantee.IsEmpty()
-		r.unmet = q.Guarantee.Clone()
-		s.required = s.required.Add(r.unmet)
-	}
 	parent.children[name] = r
 	s.roles[name] = r
+	if q, ok := s.quotas[name]; ok {
+		s.setQuotaLocked(r, q)
+	}
 	return r
 }
 
-func (s *Sharded) shareOf(q core.Quantities, weight float64) float64 {
-	return dominantShare(q, s.orderTotals, s.opts.ExcludedFromShares, weight)
+// setQuotaLocked installs q on r and refreshes the headroom accounting.
+func (s *Sharded) setQuotaLocked(r *role, q Quota) {
+	s.required.sub(&r.unmet)
+	r.unmet = qvec{}
+	r.quota = q
+	r.guarantee = s.names.quantitiesVec(q.Guarantee)
+	r.limit = s.names.quantitiesVec(q.Limit)
+	r.limitSet = 0
+	for _, l := range q.Limit {
+		r.limitSet |= 1 << s.names.index(l.Name)
+	}
+	r.hasLimit = r.limitSet != 0
+	r.hasGuarantee = !r.guarantee.isZero()
+	if r.hasGuarantee {
+		s.updateUnmetLocked(r)
+	} else {
+		s.updateGuaranteeLocked(r)
+	}
+}
+
+func (s *Sharded) shareOf(q *qvec, weight float64) float64 {
+	return dominantShareVec(q, &s.orderTotals, &s.skip, weight)
 }
 
 // addCandidateLocked makes fr a candidate.
@@ -126,18 +147,18 @@ func (s *Sharded) addCandidateLocked(fr *fwRole) {
 		return
 	}
 	r := fr.role
-	fr.share = s.shareOf(fr.alloc, 1)
+	fr.share = s.shareOf(&fr.alloc, 1)
 	r.fws.ReplaceOrInsert(fr)
 	fr.inOrder = true
 	if !r.selfIn {
-		r.selfEntry.share = s.shareOf(r.selfAlloc, r.weight)
+		r.selfEntry.share = s.shareOf(&r.selfAlloc, r.weight)
 		r.order.ReplaceOrInsert(&r.selfEntry)
 		r.selfIn = true
 	}
 	for x := r; x != s.root; x = x.parent {
 		x.active++
 		if !x.inParent {
-			x.entry.share = s.shareOf(x.alloc, x.weight)
+			x.entry.share = s.shareOf(&x.alloc, x.weight)
 			x.parent.order.ReplaceOrInsert(&x.entry)
 			x.inParent = true
 		}
@@ -180,44 +201,41 @@ func (s *Sharded) syncCandidateLocked(fr *fwRole) {
 // share, its role's and every ancestor's share and quota consumption, and
 // the cluster's available headroom when the agent is active.
 func (s *Sharded) chargeLocked(fr *fwRole, res core.Resources, sign int, agentActive bool) {
-	q, u := quotaCounted(res), unreservedCounted(res)
-	if q.IsEmpty() {
+	q := s.names.vec(res, counted)
+	if q.isZero() {
 		return
 	}
-	add := func(x, d core.Quantities) core.Quantities {
-		if sign > 0 {
-			return x.Add(d)
+	u := s.names.vec(res, unreserved)
+	if sign < 0 {
+		for i := range q {
+			q[i], u[i] = -q[i], -u[i]
 		}
-		return x.Sub(d)
 	}
-	fr.alloc = add(fr.alloc, q)
+	hasU := !u.isZero()
+	fr.alloc.add(&q)
 	if fr.inOrder {
 		fr.role.fws.Delete(fr)
-		fr.share = s.shareOf(fr.alloc, 1)
+		fr.share = s.shareOf(&fr.alloc, 1)
 		fr.role.fws.ReplaceOrInsert(fr)
 	}
 	r := fr.role
-	r.selfAlloc = add(r.selfAlloc, q)
+	r.selfAlloc.add(&q)
 	if r.selfIn {
 		r.order.Delete(&r.selfEntry)
-		r.selfEntry.share = s.shareOf(r.selfAlloc, r.weight)
+		r.selfEntry.share = s.shareOf(&r.selfAlloc, r.weight)
 		r.order.ReplaceOrInsert(&r.selfEntry)
 	}
 	for x := r; x != s.root; x = x.parent {
-		x.alloc = add(x.alloc, q)
-		if !u.IsEmpty() {
-			x.unresAlloc = add(x.unresAlloc, u)
+		x.alloc.add(&q)
+		if hasU {
+			x.unresAlloc.add(&u)
 			s.updateUnmetLocked(x)
 		}
 		s.rekeyRoleLocked(x)
 	}
-	if agentActive && !u.IsEmpty() {
+	if agentActive && hasU {
 		// Offered or allocated resources are no longer free.
-		if sign > 0 {
-			s.available = s.available.Sub(u)
-		} else {
-			s.available = s.available.Add(u)
-		}
+		s.available.sub(&u)
 	}
 }
 
@@ -227,7 +245,7 @@ func (s *Sharded) rekeyRoleLocked(x *role) {
 		return
 	}
 	x.parent.order.Delete(&x.entry)
-	x.entry.share = s.shareOf(x.alloc, x.weight)
+	x.entry.share = s.shareOf(&x.alloc, x.weight)
 	x.parent.order.ReplaceOrInsert(&x.entry)
 }
 
@@ -239,20 +257,34 @@ func (s *Sharded) addReservedLocked(res core.Resources, sign int) {
 		if !r.IsReserved() || r.Revocable || r.Type != core.Scalar {
 			continue
 		}
-		q := core.QuantitiesOf(core.Quantity{Name: r.Name, Value: r.Scalar})
+		idx := s.names.index(r.Name)
 		for x := s.roleLocked(r.Role()); x != s.root; x = x.parent {
-			if sign > 0 {
-				x.reserved = x.reserved.Add(q)
-			} else {
-				x.reserved = x.reserved.Sub(q)
-			}
+			x.reserved[idx] += int64(sign) * int64(r.Scalar)
 			s.updateUnmetLocked(x)
 		}
 	}
 }
 
 // consumed is a role's quota consumption.
-func (x *role) consumed() core.Quantities { return x.unresAlloc.Add(x.reserved) }
+func (x *role) consumed() qvec {
+	c := x.unresAlloc
+	c.add(&x.reserved)
+	return c
+}
+
+// overLimit reports whether x consumes more than its limit of some name.
+func (x *role) overLimit() bool {
+	if !x.hasLimit {
+		return false
+	}
+	c := x.consumed()
+	for i := range c {
+		if x.limitSet&(1<<i) != 0 && c[i] > x.limit[i] {
+			return true
+		}
+	}
+	return false
+}
 
 // updateUnmetLocked recomputes x's unmet guarantee and the cluster's
 // required headroom.
@@ -261,13 +293,15 @@ func (s *Sharded) updateUnmetLocked(x *role) {
 		return
 	}
 	c := x.consumed()
-	unmet := x.quota.Guarantee.Sub(c)
-	s.required = s.required.Sub(x.unmet).Add(unmet)
+	unmet := x.guarantee
+	unmet.subClamp(&c)
+	s.required.sub(&x.unmet)
+	s.required.add(&unmet)
 	x.unmet = unmet
 	var qs float64
-	for _, g := range x.quota.Guarantee {
-		if g.Value > 0 {
-			qs = max(qs, float64(c.Get(g.Name))/float64(g.Value))
+	for i, g := range x.guarantee {
+		if g > 0 {
+			qs = max(qs, float64(c[i])/float64(g))
 		}
 	}
 	if x.inGuarantee && qs != x.quotaShare {
@@ -281,7 +315,7 @@ func (s *Sharded) updateUnmetLocked(x *role) {
 
 // updateGuaranteeLocked puts x in or out of guaranteeOrder.
 func (s *Sharded) updateGuaranteeLocked(x *role) {
-	want := x.hasGuarantee && !x.unmet.IsEmpty() && x.active > 0
+	want := x.hasGuarantee && !x.unmet.isZero() && x.active > 0
 	switch {
 	case want && !x.inGuarantee:
 		s.guaranteeOrder.ReplaceOrInsert(x)
@@ -291,33 +325,29 @@ func (s *Sharded) updateGuaranteeLocked(x *role) {
 	x.inGuarantee = want
 }
 
-// addTotalsLocked changes the cluster totals and refreshes every share key
-// when they drifted past orderTotalsDrift from the snapshot keys use.
-func (s *Sharded) addTotalsLocked(q core.Quantities, sign int) {
+// addTotalsLocked changes the cluster totals by the counted part of res
+// and refreshes every share key when they drifted past orderTotalsDrift
+// from the snapshot keys use.
+func (s *Sharded) addTotalsLocked(res core.Resources, sign int) {
+	q := s.names.vec(res, counted)
 	if sign > 0 {
-		s.totals = s.totals.Add(q)
+		s.totals.add(&q)
 	} else {
-		s.totals = s.totals.Sub(q)
+		s.totals.sub(&q)
 	}
-	if drifted(s.totals, s.orderTotals) {
-		s.orderTotals = s.totals.Clone()
+	if drifted(&s.totals, &s.orderTotals) {
+		s.orderTotals = s.totals
 		s.rekeyAllLocked()
 	}
 }
 
-func drifted(now, then core.Quantities) bool {
-	if len(now) != len(then) {
-		return true
-	}
+func drifted(now, then *qvec) bool {
 	for i := range now {
-		if now[i].Name != then[i].Name {
-			return true
-		}
-		d := float64(now[i].Value - then[i].Value)
+		d := float64(now[i] - then[i])
 		if d < 0 {
 			d = -d
 		}
-		if d > orderTotalsDrift*float64(then[i].Value) {
+		if d > orderTotalsDrift*float64(then[i]) {
 			return true
 		}
 	}
@@ -332,7 +362,7 @@ func (s *Sharded) rekeyAllLocked() {
 			r.fws.Ascend(func(fr *fwRole) bool { frs = append(frs, fr); return true })
 			r.fws.Clear(false)
 			for _, fr := range frs {
-				fr.share = s.shareOf(fr.alloc, 1)
+				fr.share = s.shareOf(&fr.alloc, 1)
 				r.fws.ReplaceOrInsert(fr)
 			}
 		}
@@ -340,12 +370,12 @@ func (s *Sharded) rekeyAllLocked() {
 	for _, r := range append(s.rolesList(), s.root) {
 		r.order.Clear(false)
 		if r.selfIn {
-			r.selfEntry.share = s.shareOf(r.selfAlloc, r.weight)
+			r.selfEntry.share = s.shareOf(&r.selfAlloc, r.weight)
 			r.order.ReplaceOrInsert(&r.selfEntry)
 		}
 		for _, c := range r.children {
 			if c.inParent {
-				c.entry.share = s.shareOf(c.alloc, c.weight)
+				c.entry.share = s.shareOf(&c.alloc, c.weight)
 				r.order.ReplaceOrInsert(&c.entry)
 			}
 		}
@@ -389,43 +419,86 @@ func nearestGuarantee(r *role) *role {
 	return nil
 }
 
-// capsLocked returns, per scalar name, how much unreserved non-revocable
-// resource may be offered to r: the quota limits of r and its ancestors,
-// the headroom rule, and in stage one (stage1 != nil) the unmet guarantee
-// of that role. A nil result means no cap.
-func (s *Sharded) capsLocked(r *role, stage1 *role) map[string]core.Value {
-	var caps map[string]core.Value
-	set := func(name string, v core.Value) {
-		if caps == nil {
-			caps = map[string]core.Value{}
-		}
-		if old, ok := caps[name]; !ok || v < old {
-			caps[name] = max(v, 0)
-		}
+// capVec is a per-name cap on unreserved non-revocable scalars.
+type capVec struct {
+	v   qvec
+	set uint32 // bit i: v[i] applies
+}
+
+func (c *capVec) cap(i int, v int64) {
+	v = max(v, 0)
+	if c.set&(1<<i) == 0 || v < c.v[i] {
+		c.v[i] = v
 	}
+	c.set |= 1 << i
+}
+
+// capsLocked returns how much unreserved non-revocable resource may be
+// offered to r: the quota limits of r and its ancestors, the headroom rule,
+// and in stage one (stage1 != nil) the unmet guarantee of that role.
+func (s *Sharded) capsLocked(r *role, stage1 *role) capVec {
+	var c capVec
 	for x := r; x != s.root; x = x.parent {
-		if len(x.quota.Limit) == 0 {
+		if !x.hasLimit {
 			continue
 		}
-		c := x.consumed()
-		for _, l := range x.quota.Limit {
-			set(l.Name, l.Value-c.Get(l.Name))
+		con := x.consumed()
+		for i := range con {
+			if x.limitSet&(1<<i) != 0 {
+				c.cap(i, x.limit[i]-con[i])
+			}
 		}
 	}
 	if stage1 != nil {
-		for _, g := range stage1.quota.Guarantee {
-			set(g.Name, stage1.unmet.Get(g.Name))
-		}
-	}
-	if !s.required.IsEmpty() {
-		q := nearestGuarantee(r)
-		for _, need := range s.required {
-			v := max(s.available.Get(need.Name)-need.Value, 0)
-			if q != nil {
-				v += q.unmet.Get(need.Name)
+		for i, g := range stage1.guarantee {
+			if g > 0 {
+				c.cap(i, stage1.unmet[i])
 			}
-			set(need.Name, v)
 		}
 	}
-	return caps
+	if !s.required.isZero() {
+		q := nearestGuarantee(r)
+		for i, need := range s.required {
+			if need <= 0 {
+				continue
+			}
+			v := max(s.available[i]-need, 0)
+			if q != nil {
+				v += q.unmet[i]
+			}
+			c.cap(i, v)
+		}
+	}
+	return c
+}
+
+// shrink caps the unreserved non-revocable scalars of res by c; it returns
+// res itself when nothing is capped.
+func (c *capVec) shrink(res core.Resources, names *nameTable) core.Resources {
+	if c.set == 0 {
+		return res
+	}
+	left := c.v
+	var out core.Resources
+	changed := false
+	for k := range res {
+		r := res[k]
+		if r.Type == core.Scalar && !r.IsReserved() && !r.Revocable {
+			if i := names.index(r.Name); c.set&(1<<i) != 0 {
+				if v := min(int64(r.Scalar), left[i]); v != int64(r.Scalar) {
+					changed = true
+					r.Scalar = core.Value(v)
+				}
+				left[i] -= int64(r.Scalar)
+				if r.Scalar == 0 {
+					continue
+				}
+			}
+		}
+		out = append(out, r)
+	}
+	if !changed {
+		return res
+	}
+	return out
 }

@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"meseta/core"
 )
 
 // forEachShard runs fn on every shard with its mu held, spreading shards
@@ -66,6 +65,9 @@ func (s *Sharded) passShardLocked(sh *shard, now time.Time, out *Output) {
 	if ep := s.epoch.Load(); sh.seenEpoch != ep {
 		sh.seenEpoch = ep
 		todo = sh.list
+	}
+	if cap(out.Offers) == 0 {
+		out.Offers = make([]Offer, 0, len(todo))
 	}
 	for _, a := range todo {
 		if len(a.free) > 0 {
@@ -142,7 +144,7 @@ func (s *Sharded) relieveStarvation(now time.Time, sweep uint64) {
 			continue
 		}
 		g := nearestGuarantee(fr.role)
-		if dominantShare(fr.alloc, s.totals, s.opts.ExcludedFromShares, 1) < f || (g != nil && !g.unmet.IsEmpty()) {
+		if dominantShareVec(&fr.alloc, &s.totals, &s.skip, 1) < f || (g != nil && !g.unmet.isZero()) {
 			starved = append(starved, fr)
 		}
 	}
@@ -168,7 +170,7 @@ func (s *Sharded) relieveStarvation(now time.Time, sweep uint64) {
 			if !ok || slices.Contains(starved, o.fr) {
 				continue
 			}
-			if over := dominantShare(o.fr.alloc, s.totals, s.opts.ExcludedFromShares, 1) - f; over > 0 {
+			if over := dominantShareVec(&o.fr.alloc, &s.totals, &s.skip, 1) - f; over > 0 {
 				for _, st := range starved {
 					if s.couldUseLocked(st, o) {
 						victims = append(victims, victim{o, over})
@@ -265,15 +267,11 @@ func (s *Sharded) Snapshot() Snapshot {
 				as.Offers = append(as.Offers, off)
 			}
 			slices.SortFunc(as.Offers, func(x, y Offer) int { return cmp.Compare(x.ID, y.ID) })
-			for k, f := range a.filters {
-				fw := s.frameworks[k.fw]
-				if fw == nil || !now.Before(f.expires) {
+			for fr, f := range a.filters {
+				if s.frameworks[fr.fw.id] != fr.fw || !now.Before(f.expires) || fr.filterGen != f.gen {
 					continue
 				}
-				if fr := fw.roles[k.role]; fr == nil || fr.filterGen != f.gen {
-					continue
-				}
-				as.Filters = append(as.Filters, FilterState{Framework: k.fw, Role: k.role, Resources: f.res.Clone(), Created: f.created, Expires: f.expires})
+				as.Filters = append(as.Filters, FilterState{Framework: fr.fw.id, Role: fr.role.name, Resources: f.res.Clone(), Created: f.created, Expires: f.expires})
 			}
 			slices.SortFunc(as.Filters, func(x, y FilterState) int {
 				return cmp.Or(cmp.Compare(x.Framework, y.Framework), cmp.Compare(x.Role, y.Role))
@@ -313,10 +311,9 @@ func (s *Sharded) shares() map[FrameworkID]map[string]float64 {
 			if out[id] == nil {
 				out[id] = map[string]float64{}
 			}
-			out[id][name] = dominantShare(fr.alloc, s.totals, s.opts.ExcludedFromShares, 1)
+			out[id][name] = dominantShareVec(&fr.alloc, &s.totals, &s.skip, 1)
 		}
 	}
 	return out
 }
 
-var _ = core.DefaultRole
