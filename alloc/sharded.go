@@ -191,8 +191,8 @@ type fwRole struct {
 	alloc     qvec    // non-revocable scalars offered or allocated
 	share     float64 // key in role.fws
 	minAlloc  []qvec  // nil: the engine default
-	lastOffer uint64 // sweep number of its last offer
-	filterGen uint64 // see agentFilter.gen
+	lastOffer uint64  // sweep number of its last offer
+	filterGen uint64  // see agentFilter.gen
 }
 
 func (fr *fwRole) candidate() bool {

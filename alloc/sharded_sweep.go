@@ -7,7 +7,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
 )
 
 // forEachShard runs fn on every shard with its mu held, spreading shards
@@ -316,4 +315,3 @@ func (s *Sharded) shares() map[FrameworkID]map[string]float64 {
 	}
 	return out
 }
-
