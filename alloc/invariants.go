@@ -87,7 +87,10 @@ func CheckInvariants(s Snapshot, gpusToAll bool) error {
 				fail("offer %d: agent %s does not checkpoint but %s asks for it", o.ID, a.Info.ID, o.Framework)
 			}
 			for _, f := range a.Filters {
-				if f.Framework == o.Framework && f.Role == o.Role && !o.Created.Before(f.Created) &&
+				// Offers made at the same instant as the filter may
+				// predate it (a later Recover replaced the filter), so
+				// only offers strictly after it are judged.
+				if f.Framework == o.Framework && f.Role == o.Role && o.Created.After(f.Created) &&
 					o.Created.Before(f.Expires) && f.Resources.Contains(o.Resources) {
 					fail("offer %d: breaks the filter of %s/%s on %s until %s", o.ID, o.Framework, o.Role, a.Info.ID, f.Expires.Format(time.RFC3339))
 				}

@@ -72,6 +72,9 @@ type Sharded struct {
 	skip     [maxNames]bool
 	minAlloc []qvec
 
+	// debugMu serializes public calls under the invariants build tag.
+	debugMu sync.Mutex
+
 	// mu guards every field below.
 	mu         sync.Mutex
 	frameworks map[FrameworkID]*framework

@@ -52,6 +52,8 @@ func (s *Sharded) fwRoleLocked(id FrameworkID, roleName string) *fwRole {
 
 // AddAgent implements Allocator.
 func (s *Sharded) AddAgent(info AgentInfo) error {
+	s.enter()
+	defer s.exit()
 	if info.ID == "" {
 		return fmt.Errorf("%w: empty agent id", ErrBadArgument)
 	}
@@ -156,6 +158,8 @@ func (s *Sharded) rescindUntilFitsShardLocked(sh *shard, a *agent, limit core.Re
 
 // UpdateAgentTotal implements Allocator.
 func (s *Sharded) UpdateAgentTotal(id AgentID, total core.Resources) error {
+	s.enter()
+	defer s.exit()
 	if err := s.admit("agent total", total); err != nil {
 		return err
 	}
@@ -196,6 +200,8 @@ func (s *Sharded) UpdateAgentTotal(id AgentID, total core.Resources) error {
 
 // UpdateOversubscribed implements Allocator.
 func (s *Sharded) UpdateOversubscribed(id AgentID, slack core.Resources) error {
+	s.enter()
+	defer s.exit()
 	if err := s.admit("oversubscribed", slack); err != nil {
 		return err
 	}
@@ -248,6 +254,8 @@ func (s *Sharded) UpdateOversubscribed(id AgentID, slack core.Resources) error {
 
 // ActivateAgent implements Allocator.
 func (s *Sharded) ActivateAgent(id AgentID) error {
+	s.enter()
+	defer s.exit()
 	return s.withAgent(id, func(sh *shard, a *agent, out *Output) error {
 		if a.active {
 			return nil
@@ -263,6 +271,8 @@ func (s *Sharded) ActivateAgent(id AgentID) error {
 
 // DeactivateAgent implements Allocator.
 func (s *Sharded) DeactivateAgent(id AgentID) error {
+	s.enter()
+	defer s.exit()
 	return s.withAgent(id, func(sh *shard, a *agent, out *Output) error {
 		if !a.active {
 			return nil
@@ -280,6 +290,8 @@ func (s *Sharded) DeactivateAgent(id AgentID) error {
 
 // RemoveAgent implements Allocator.
 func (s *Sharded) RemoveAgent(id AgentID) error {
+	s.enter()
+	defer s.exit()
 	return s.withAgent(id, func(sh *shard, a *agent, out *Output) error {
 		for len(a.offers) > 0 {
 			s.rescindShardLocked(sh, a.offers[len(a.offers)-1], RescindAgentRemoved, out)
@@ -305,6 +317,8 @@ func (s *Sharded) RemoveAgent(id AgentID) error {
 
 // AddFramework implements Allocator.
 func (s *Sharded) AddFramework(info FrameworkInfo) error {
+	s.enter()
+	defer s.exit()
 	mins, err := s.checkFramework(&info)
 	if err != nil {
 		return err
@@ -369,6 +383,8 @@ func (s *Sharded) applyInfoLocked(fw *framework, info FrameworkInfo, mins map[st
 
 // UpdateFramework implements Allocator.
 func (s *Sharded) UpdateFramework(info FrameworkInfo) error {
+	s.enter()
+	defer s.exit()
 	mins, err := s.checkFramework(&info)
 	if err != nil {
 		return err
@@ -390,6 +406,8 @@ func (s *Sharded) UpdateFramework(info FrameworkInfo) error {
 
 // RemoveFramework implements Allocator.
 func (s *Sharded) RemoveFramework(id FrameworkID) error {
+	s.enter()
+	defer s.exit()
 	s.mu.Lock()
 	fw, ok := s.frameworks[id]
 	if !ok || fw.placeholder {
@@ -444,6 +462,8 @@ func (s *Sharded) RemoveFramework(id FrameworkID) error {
 
 // ActivateFramework implements Allocator.
 func (s *Sharded) ActivateFramework(id FrameworkID) error {
+	s.enter()
+	defer s.exit()
 	err := s.withFramework(id, func(fw *framework) {
 		fw.active = true
 		for _, fr := range fw.roles {
@@ -459,6 +479,8 @@ func (s *Sharded) ActivateFramework(id FrameworkID) error {
 
 // DeactivateFramework implements Allocator.
 func (s *Sharded) DeactivateFramework(id FrameworkID) error {
+	s.enter()
+	defer s.exit()
 	var fw *framework
 	err := s.withFramework(id, func(f *framework) {
 		fw = f
@@ -499,6 +521,8 @@ func rolesArg(fw *framework, roles []string) ([]string, error) {
 
 // Suppress implements Allocator.
 func (s *Sharded) Suppress(id FrameworkID, roles []string) error {
+	s.enter()
+	defer s.exit()
 	var err error
 	var fw *framework
 	ferr := s.withFramework(id, func(f *framework) {
@@ -528,6 +552,8 @@ func (s *Sharded) Suppress(id FrameworkID, roles []string) error {
 
 // Revive implements Allocator.
 func (s *Sharded) Revive(id FrameworkID, roles []string) error {
+	s.enter()
+	defer s.exit()
 	var err error
 	ferr := s.withFramework(id, func(f *framework) {
 		var rs []string
@@ -577,6 +603,8 @@ func (s *Sharded) withOffer(id OfferID, fn func(sh *shard, o *offer, out *Output
 
 // Accept implements Allocator.
 func (s *Sharded) Accept(id OfferID) error {
+	s.enter()
+	defer s.exit()
 	return s.withOffer(id, func(sh *shard, o *offer, out *Output) {
 		o.gone = true
 		delete(sh.offers, id)
@@ -590,6 +618,8 @@ func (s *Sharded) Accept(id OfferID) error {
 
 // Decline implements Allocator.
 func (s *Sharded) Decline(id OfferID, refuse time.Duration) error {
+	s.enter()
+	defer s.exit()
 	return s.withOffer(id, func(sh *shard, o *offer, out *Output) {
 		dropOfferShardLocked(sh, o)
 		now := s.now()
@@ -615,6 +645,8 @@ func (s *Sharded) noteFilterLocked(fw *framework, now time.Time, refuse time.Dur
 
 // Recover implements Allocator.
 func (s *Sharded) Recover(fwID FrameworkID, agentID AgentID, role string, res core.Resources, refuse time.Duration) error {
+	s.enter()
+	defer s.exit()
 	if err := validateResources("recovered", res); err != nil {
 		return err
 	}
@@ -646,6 +678,8 @@ func (s *Sharded) Recover(fwID FrameworkID, agentID AgentID, role string, res co
 
 // UpdateAllocation implements Allocator.
 func (s *Sharded) UpdateAllocation(fwID FrameworkID, agentID AgentID, role string, from, to core.Resources) error {
+	s.enter()
+	defer s.exit()
 	if err := validateResources("from", from); err != nil {
 		return err
 	}
@@ -681,6 +715,8 @@ func (s *Sharded) UpdateAllocation(fwID FrameworkID, agentID AgentID, role strin
 
 // SetWeight implements Allocator.
 func (s *Sharded) SetWeight(roleName string, w float64) error {
+	s.enter()
+	defer s.exit()
 	if err := validateWeight(roleName, w); err != nil {
 		return err
 	}
@@ -700,6 +736,8 @@ func (s *Sharded) SetWeight(roleName string, w float64) error {
 
 // SetQuota implements Allocator.
 func (s *Sharded) SetQuota(roleName string, q Quota) error {
+	s.enter()
+	defer s.exit()
 	if err := validateQuota(roleName, q); err != nil {
 		return err
 	}

@@ -77,6 +77,8 @@ func (s *Sharded) passShardLocked(sh *shard, now time.Time, out *Output) {
 
 // Sweep implements Allocator.
 func (s *Sharded) Sweep() {
+	s.enter()
+	defer s.exit()
 	now := s.now()
 	s.mu.Lock()
 	s.sweepNo++

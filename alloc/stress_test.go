@@ -1,0 +1,189 @@
+package alloc
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"meseta/core"
+)
+
+// TestShardedConcurrentStress fires random events at a sharded engine from
+// several goroutines at once (run it with -race), then checks the safety
+// invariants and that the incremental accounting matches a recomputation
+// from scratch.
+func TestShardedConcurrentStress(t *testing.T) {
+	for _, shards := range []int{1, 3, 8} {
+		t.Run(fmt.Sprintf("shards=%d", shards), func(t *testing.T) {
+			stress(t, shards, 4, 400)
+		})
+	}
+}
+
+func stress(t *testing.T, shards, workers, steps int) {
+	clk := &manualClock{t: transcriptEpoch}
+	var mu sync.Mutex
+	offers := map[OfferID]Offer{}
+	sink := func(o Output) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, of := range o.Offers {
+			offers[of.ID] = of
+		}
+		for _, r := range o.Rescinds {
+			delete(offers, r.Offer.ID)
+		}
+	}
+	a, err := NewSharded(Options{Clock: clk, Shards: shards, Sink: sink, OfferTimeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	roles := []string{"*", "eng", "eng/ml", "ops"}
+	if err := a.SetQuota("ops", Quota{Guarantee: stressQ(4, 0), Limit: stressQ(16, 0)}); err != nil {
+		t.Fatal(err)
+	}
+	take := func(r *rand.Rand) (Offer, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		for id, o := range offers {
+			if r.IntN(3) == 0 {
+				delete(offers, id)
+				return o, true
+			}
+		}
+		return Offer{}, false
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(uint64(w), 7))
+			var held []Offer // accepted offers this worker may recover
+			for i := range steps {
+				var err error
+				agent := AgentID(fmt.Sprintf("a%d", r.IntN(24)))
+				fw := FrameworkID(fmt.Sprintf("f%d", r.IntN(6)))
+				switch op := r.IntN(14); op {
+				case 0:
+					err = a.AddAgent(AgentInfo{ID: agent, Total: stressAgent(r), Checkpoint: r.IntN(4) > 0})
+				case 1:
+					err = a.RemoveAgent(agent)
+				case 2:
+					info := FrameworkInfo{ID: fw, Roles: []string{roles[r.IntN(len(roles))]}, Checkpoint: r.IntN(4) == 0}
+					if r.IntN(3) == 0 {
+						info.Capabilities |= GPUResources | RevocableResources
+					}
+					err = a.AddFramework(info)
+				case 3:
+					err = a.RemoveFramework(fw)
+				case 4, 5, 6:
+					if o, ok := take(r); ok {
+						if err = a.Accept(o.ID); err == nil {
+							held = append(held, o)
+						}
+					}
+				case 7, 8:
+					if o, ok := take(r); ok {
+						err = a.Decline(o.ID, time.Duration(r.IntN(3))*time.Second)
+					}
+				case 9:
+					if len(held) > 0 {
+						k := r.IntN(len(held))
+						o := held[k]
+						held = append(held[:k], held[k+1:]...)
+						err = a.Recover(o.Framework, o.Agent, o.Role, o.Resources, 0)
+					}
+				case 10:
+					if r.IntN(2) == 0 {
+						err = a.Suppress(fw, nil)
+					} else {
+						err = a.Revive(fw, nil)
+					}
+				case 11:
+					err = a.UpdateOversubscribed(agent, stressQRes(int64(r.IntN(3)), 0))
+				case 12:
+					clk.Advance(time.Duration(r.IntN(20)) * time.Second)
+					a.Sweep()
+				case 13:
+					if r.IntN(2) == 0 {
+						err = a.DeactivateAgent(agent)
+					} else {
+						err = a.ActivateAgent(agent)
+					}
+				}
+				// Races between workers make many calls legitimately fail:
+				// the agent or framework may be gone, the offer rescinded.
+				if err != nil && !errors.Is(err, ErrUnknownAgent) && !errors.Is(err, ErrUnknownFramework) &&
+					!errors.Is(err, ErrUnknownOffer) && !errors.Is(err, ErrDuplicateAgent) &&
+					!errors.Is(err, ErrDuplicateFramework) && !errors.Is(err, ErrNotAllocated) {
+					t.Errorf("worker %d step %d: %v", w, i, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	a.Sweep()
+	if err := CheckInvariants(a.Snapshot(), false); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.checkAccounting(); err != nil {
+		t.Fatal(err)
+	}
+	st := a.Stats()
+	t.Logf("%+v", st)
+	if st.Offers == 0 {
+		t.Fatalf("no offers were made: %+v", st)
+	}
+}
+
+func stressQ(cpus, mem int64) core.Quantities {
+	var q core.Quantities
+	if cpus > 0 {
+		q = append(q, core.Quantity{Name: core.CPUs, Value: core.Units(cpus)})
+	}
+	if mem > 0 {
+		q = append(q, core.Quantity{Name: core.Mem, Value: core.Units(mem)})
+	}
+	return q
+}
+
+func stressQRes(cpus, mem int64) core.Resources {
+	var list []core.Resource
+	if cpus > 0 {
+		list = append(list, core.Resource{Name: core.CPUs, Scalar: core.Units(cpus)})
+	}
+	if mem > 0 {
+		list = append(list, core.Resource{Name: core.Mem, Scalar: core.Units(mem)})
+	}
+	r, err := core.NewResources(list...)
+	if err != nil {
+		panic(err)
+	}
+	return r
+}
+
+// stressAgent makes a random agent: unreserved cpus, mem and ports, maybe
+// reserved resources for eng or ops, maybe GPUs.
+func stressAgent(r *rand.Rand) core.Resources {
+	list := []core.Resource{
+		{Name: core.CPUs, Scalar: core.Units(int64(1 + r.IntN(8)))},
+		{Name: core.Mem, Scalar: core.Units(int64(256 * (1 + r.IntN(8))))},
+		{Name: core.Ports, Type: core.RangesType, Ranges: core.Ranges{{Begin: 31000, End: 31000 + uint64(r.IntN(10))}}},
+	}
+	if r.IntN(3) == 0 {
+		role := []string{"eng", "ops"}[r.IntN(2)]
+		list = append(list,
+			core.Resource{Name: core.CPUs, Scalar: core.Units(2), Reservations: []core.Reservation{{Type: core.Static, Role: role}}},
+			core.Resource{Name: core.Mem, Scalar: core.Units(512), Reservations: []core.Reservation{{Type: core.Static, Role: role}}})
+	}
+	if r.IntN(5) == 0 {
+		list = append(list, core.Resource{Name: core.GPUs, Scalar: core.Units(1)})
+	}
+	res, err := core.NewResources(list...)
+	if err != nil {
+		panic(err)
+	}
+	return res
+}
