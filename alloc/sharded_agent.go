@@ -78,29 +78,68 @@ func (v *agentView) base(role string, revocable bool) (core.Resources, *qvec) {
 // allocateAgent offers a's free resources to candidates, best first, until
 // nobody can take anything more. The shard's mu must be held.
 func (s *Sharded) allocateAgent(sh *shard, a *agent, now time.Time, out *Output) {
-	if !a.active || a.removed {
-		return
+	s.allocateAgents(sh, []*agent{a}, now, out)
+}
+
+// batchSize is how many agents one hold of Sharded.mu picks for. Picking
+// is the serial part of allocation; batching it keeps two shards that
+// allocate at once from handing the lock back and forth for every offer.
+const batchSize = 64
+
+// allocateAgents is allocateAgent for several agents of one shard: each
+// round takes Sharded.mu once and picks one candidate for every agent
+// still open, then records the offers with only the shard locked.
+func (s *Sharded) allocateAgents(sh *shard, agents []*agent, now time.Time, out *Output) {
+	type work struct {
+		a      *agent
+		tried  []*fwRole
+		fr     *fwRole
+		res    core.Resources
+		qBlock bool
 	}
-	var tried []*fwRole
-	for len(a.free) > 0 {
-		v := newAgentView(a, &s.names)
-		s.mu.Lock()
-		fr, res, quotaBlocked := s.pickLocked(a, &v, now, tried)
-		if fr != nil {
-			s.chargeLocked(fr, res, +1, true)
-			fr.lastOffer = s.sweepNo
+	open := make([]work, 0, min(len(agents), batchSize))
+	for len(agents) > 0 || len(open) > 0 {
+		for len(open) < batchSize && len(agents) > 0 {
+			if a := agents[0]; a.active && !a.removed && len(a.free) > 0 {
+				open = append(open, work{a: a})
+			}
+			agents = agents[1:]
 		}
-		s.mu.Unlock()
-		if quotaBlocked {
-			// Quota caps change as other agents' allocations come and go,
-			// without this agent hearing of it: look again next sweep.
-			s.markDirtyShardLocked(sh, a)
-		}
-		if fr == nil {
+		if len(open) == 0 {
 			return
 		}
-		s.recordOfferShardLocked(sh, a, fr, res, now, out)
-		tried = append(tried, fr)
+		s.mu.Lock()
+		for i := range open {
+			w := &open[i]
+			v := newAgentView(w.a, &s.names)
+			var qb bool
+			w.fr, w.res, qb = s.pickLocked(w.a, &v, now, w.tried)
+			w.qBlock = w.qBlock || qb
+			if w.fr != nil {
+				s.chargeLocked(w.fr, w.res, +1, true)
+				w.fr.lastOffer = s.sweepNo
+			}
+		}
+		s.mu.Unlock()
+		kept := open[:0]
+		for _, w := range open {
+			if w.fr != nil {
+				s.recordOfferShardLocked(sh, w.a, w.fr, w.res, now, out)
+				w.tried = append(w.tried, w.fr)
+				if len(w.a.free) > 0 {
+					w.fr, w.res = nil, nil
+					kept = append(kept, w)
+					continue
+				}
+			}
+			if w.qBlock {
+				// Quota caps change as other agents' allocations come and
+				// go, without this agent hearing of it: look again next
+				// sweep.
+				s.markDirtyShardLocked(sh, w.a)
+			}
+		}
+		open = kept
 	}
 }
 

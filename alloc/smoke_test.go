@@ -2,6 +2,7 @@ package alloc
 
 import (
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -73,32 +74,46 @@ type smokeClock struct {
 func (c *smokeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 
 func BenchmarkSmokeCycle(b *testing.B) {
-	clk := &smokeClock{t: time.Unix(1e9, 0)}
-	var mu sync.Mutex
-	var offers []Offer
-	a, _ := NewSharded(Options{Clock: clk, DisableIncremental: true, Sink: func(o Output) {
-		mu.Lock()
-		offers = append(offers, o.Offers...)
-		mu.Unlock()
-	}})
-	const agents, fws = 10000, 1000
-	for i := range fws {
-		a.AddFramework(FrameworkInfo{ID: FrameworkID(fmt.Sprintf("f%04d", i)), Roles: []string{"r"}})
-	}
-	for i := range agents {
-		a.AddAgent(AgentInfo{ID: AgentID(fmt.Sprintf("a%05d", i)), Total: smokeRes(24, 4096)})
-	}
-	b.ResetTimer()
-	for range b.N {
-		offers = offers[:0]
-		a.Sweep()
-		b.StopTimer()
-		if len(offers) != agents {
-			b.Fatalf("%d offers", len(offers))
-		}
-		for _, o := range append([]Offer(nil), offers...) {
-			a.Decline(o.ID, MaxRefuse)
-		}
-		b.StartTimer()
+	for _, cycle := range []int{1, 2} {
+		b.Run(fmt.Sprintf("cycle=%d", cycle), func(b *testing.B) {
+			var total time.Duration
+			for range b.N {
+				b.StopTimer()
+				var offers []Offer
+				var mu sync.Mutex
+				a, _ := NewSharded(Options{Clock: &smokeClock{t: time.Unix(1e9, 0)}, DisableIncremental: true, Sink: func(o Output) {
+					mu.Lock()
+					offers = append(offers, o.Offers...)
+					mu.Unlock()
+				}})
+				const agents, fws = 10000, 1000
+				for i := range fws {
+					a.AddFramework(FrameworkInfo{ID: FrameworkID(fmt.Sprintf("f%04d", i)), Roles: []string{"r"}})
+				}
+				for i := range agents {
+					a.AddAgent(AgentInfo{ID: AgentID(fmt.Sprintf("a%05d", i)), Total: smokeRes(24, 4096)})
+				}
+				for c := 1; c <= cycle; c++ {
+					offers = offers[:0]
+					if c == cycle {
+						runtime.GC()
+						b.StartTimer()
+					}
+					start := time.Now()
+					a.Sweep()
+					if c == cycle {
+						total += time.Since(start)
+						b.StopTimer()
+					}
+					if len(offers) != agents {
+						b.Fatalf("%d offers", len(offers))
+					}
+					for _, o := range offers {
+						a.Decline(o.ID, MaxRefuse)
+					}
+				}
+			}
+			b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms/cycle")
+		})
 	}
 }
