@@ -89,6 +89,27 @@
 //
 // # The sharded engine
 //
-// See sharded.go for the lock order and the fairness error concurrency
-// allows.
+// State is split by owner. Shards (picked by xxhash of the agent ID) own
+// their agents: resources, allocations, outstanding offers, decline
+// filters. The engine's mu owns everything that spans agents: frameworks,
+// the role tree and its DRF ordering (google/btree indexes keyed by share,
+// updated in place as each offer is charged), cluster totals and quota
+// accounting. See the Sharded type for the design and what was measured.
+//
+// Lock order: a shard's mu before the engine's mu; several shards only in
+// increasing index order (snapshots, starvation and quota rescinds), and
+// never a shard's mu while holding the engine's mu. The name table's lock
+// is a leaf. Methods named ...Locked need the engine's mu; methods named
+// ...ShardLocked, or taking a *shard first, need that shard's mu.
+//
+// Fairness error. Every pick is atomic under the engine's mu, so no two
+// picks act on the same stale share. Concurrent API calls on different
+// shards allocate at once, so which agent a candidate's turn lands on
+// depends on their interleaving: with k calls allocating concurrently, a
+// framework can be up to k-1 offers (each at most one agent's free
+// resources) ahead of or behind the order a serial run would give. Sweeps
+// run the shards one after another and add no error of their own. Shares
+// are keyed against a snapshot of the cluster totals that is refreshed
+// when any total moves by more than 1%, so a key can be off by up to 1% of
+// the share; the exact totals are used for quota and starvation.
 package alloc

@@ -45,16 +45,9 @@ import (
 //
 // # Fairness error allowed by concurrency
 //
-// Shards allocate concurrently. Each pick is atomic under Sharded.mu, so two
-// shards never act on the same stale share: the k-th offer in any interleaving
-// goes to the candidate that is first in the ordering at that instant. What
-// concurrency changes is only which agent a candidate's turn lands on: with S
-// shards allocating at once, a framework can be S-1 offers (each at most one
-// agent's resources) ahead of or behind where a serial sweep would have left
-// it. A second, separate error comes from shares being keyed against a
-// snapshot of the cluster totals that is refreshed when any total drifts by
-// more than orderTotalsDrift (1%), so a share can be off by up to 1% of
-// itself between refreshes.
+// See the package documentation: up to k-1 offers of drift for k calls
+// allocating at once, and 1% from keying shares against a snapshot of the
+// totals (orderTotalsDrift).
 type Sharded struct {
 	opts   Options
 	shards []*shard
