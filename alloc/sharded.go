@@ -56,7 +56,7 @@ type Sharded struct {
 	// change). Read without locks; written under mu.
 	epoch atomic.Uint64
 
-	offersMade, rescinds, revocations, sweeps atomic.Uint64
+	sweeps atomic.Uint64
 
 	// names interns resource names for the qvec accounting; it has its own
 	// leaf lock. skip marks Options.ExcludedFromShares; minAlloc is
@@ -115,6 +115,9 @@ type shard struct {
 	byAge []*offer
 	// filterExpiry is a min-heap of filter expiry times.
 	filterExpiry expiryHeap
+	// Counters for Stats, kept per shard so that concurrent calls on
+	// different shards do not write a shared cache line.
+	offersMade, rescinds, revocations uint64
 }
 
 // agent is one agent's state. Guarded by its shard's mu.
@@ -202,7 +205,7 @@ func NewSharded(opts Options) (*Sharded, error) {
 		return nil, err
 	}
 	if o.Shards <= 0 {
-		o.Shards = 4 * runtime.GOMAXPROCS(0)
+		o.Shards = max(64, 8*runtime.GOMAXPROCS(0))
 	}
 	o.Shards = min(o.Shards, maxShards)
 	s := &Sharded{

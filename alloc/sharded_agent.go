@@ -78,7 +78,7 @@ func (v *agentView) base(role string, revocable bool) (core.Resources, *qvec) {
 // allocateAgent offers a's free resources to candidates, best first, until
 // nobody can take anything more. The shard's mu must be held.
 func (s *Sharded) allocateAgent(sh *shard, a *agent, now time.Time, out *Output) {
-	s.allocateAgents(sh, []*agent{a}, now, out)
+	s.allocateAgents(sh, []*agent{a}, now, out, nil)
 }
 
 // batchSize is how many agents one hold of Sharded.mu picks for. Picking
@@ -89,7 +89,11 @@ const batchSize = 64
 // allocateAgents is allocateAgent for several agents of one shard: each
 // round takes Sharded.mu once and picks one candidate for every agent
 // still open, then records the offers with only the shard locked.
-func (s *Sharded) allocateAgents(sh *shard, agents []*agent, now time.Time, out *Output) {
+//
+// preLocked, when not nil, runs under the first hold of Sharded.mu, before
+// any pick: an event's own accounting rides along with its allocation, so
+// that the event takes the engine lock once.
+func (s *Sharded) allocateAgents(sh *shard, agents []*agent, now time.Time, out *Output, preLocked func()) {
 	type work struct {
 		a      *agent
 		tried  []*fwRole
@@ -106,9 +110,18 @@ func (s *Sharded) allocateAgents(sh *shard, agents []*agent, now time.Time, out 
 			agents = agents[1:]
 		}
 		if len(open) == 0 {
+			if preLocked != nil {
+				s.mu.Lock()
+				preLocked()
+				s.mu.Unlock()
+			}
 			return
 		}
 		s.mu.Lock()
+		if preLocked != nil {
+			preLocked()
+			preLocked = nil
+		}
 		for i := range open {
 			w := &open[i]
 			v := newAgentView(w.a, &s.names)
@@ -229,7 +242,7 @@ func (s *Sharded) recordOfferShardLocked(sh *shard, a *agent, fr *fwRole, res co
 	} else {
 		a.free = a.free.Sub(res)
 	}
-	s.offersMade.Add(1)
+	sh.offersMade++
 	out.Offers = append(out.Offers, o.Offer)
 }
 
@@ -253,7 +266,7 @@ func (s *Sharded) rescindShardLocked(sh *shard, o *offer, why RescindReason, out
 	s.mu.Lock()
 	s.chargeLocked(o.fr, o.Resources, -1, o.agent.active && !o.agent.removed)
 	s.mu.Unlock()
-	s.rescinds.Add(1)
+	sh.rescinds++
 	out.Rescinds = append(out.Rescinds, Rescind{Offer: o.Offer, Reason: why})
 	s.markDirtyShardLocked(sh, o.agent)
 }
@@ -269,11 +282,22 @@ func (s *Sharded) markDirtyShardLocked(sh *shard, a *agent) {
 // settleShardLocked allocates a at once when incremental allocation is on,
 // and otherwise queues it for the next sweep.
 func (s *Sharded) settleShardLocked(sh *shard, a *agent, out *Output) {
+	s.settleWithShardLocked(sh, a, out, nil)
+}
+
+// settleWithShardLocked is settleShardLocked with an event's accounting to
+// run under Sharded.mu first (see allocateAgents).
+func (s *Sharded) settleWithShardLocked(sh *shard, a *agent, out *Output, preLocked func()) {
 	if s.opts.DisableIncremental {
+		if preLocked != nil {
+			s.mu.Lock()
+			preLocked()
+			s.mu.Unlock()
+		}
 		s.markDirtyShardLocked(sh, a)
 		return
 	}
-	s.allocateAgent(sh, a, s.now(), out)
+	s.allocateAgents(sh, []*agent{a}, s.now(), out, preLocked)
 }
 
 // addFilterShardLocked installs a decline filter on a.

@@ -240,7 +240,7 @@ func (s *Sharded) UpdateOversubscribed(id AgentID, slack core.Resources) error {
 				if len(al.res) == 0 {
 					a.allocs = slices.DeleteFunc(a.allocs, func(x *allocation) bool { return x == al })
 				}
-				s.revocations.Add(1)
+				sh.revocations++
 				out.Revocations = append(out.Revocations, Revocation{Framework: al.fr.fw.id, Role: al.fr.role.name, Agent: a.id, Resources: rev})
 			}
 		}
@@ -623,13 +623,11 @@ func (s *Sharded) Decline(id OfferID, refuse time.Duration) error {
 	return s.withOffer(id, func(sh *shard, o *offer, out *Output) {
 		dropOfferShardLocked(sh, o)
 		now := s.now()
-		s.mu.Lock()
-		s.chargeLocked(o.fr, o.Resources, -1, o.agent.active)
-		gen := o.fr.filterGen
-		s.noteFilterLocked(o.fr.fw, now, refuse)
-		s.mu.Unlock()
-		s.addFilterShardLocked(sh, o.agent, o.fr, gen, o.Resources, now, refuse)
-		s.settleShardLocked(sh, o.agent, out)
+		s.settleWithShardLocked(sh, o.agent, out, func() {
+			s.chargeLocked(o.fr, o.Resources, -1, o.agent.active)
+			s.noteFilterLocked(o.fr.fw, now, refuse)
+			s.addFilterShardLocked(sh, o.agent, o.fr, o.fr.filterGen, o.Resources, now, refuse)
+		})
 	})
 }
 
@@ -665,13 +663,11 @@ func (s *Sharded) Recover(fwID FrameworkID, agentID AgentID, role string, res co
 		}
 		a.free = a.free.Add(res)
 		now := s.now()
-		s.mu.Lock()
-		s.chargeLocked(al.fr, res, -1, a.active)
-		gen := al.fr.filterGen
-		s.noteFilterLocked(al.fr.fw, now, refuse)
-		s.mu.Unlock()
-		s.addFilterShardLocked(sh, a, al.fr, gen, res, now, refuse)
-		s.settleShardLocked(sh, a, out)
+		s.settleWithShardLocked(sh, a, out, func() {
+			s.chargeLocked(al.fr, res, -1, a.active)
+			s.noteFilterLocked(al.fr.fw, now, refuse)
+			s.addFilterShardLocked(sh, a, al.fr, al.fr.filterGen, res, now, refuse)
+		})
 		return nil
 	})
 }
@@ -726,9 +722,7 @@ func (s *Sharded) SetWeight(roleName string, w float64) error {
 	r.weight = w
 	s.rekeyRoleLocked(r)
 	if r.selfIn {
-		r.order.Delete(&r.selfEntry)
-		r.selfEntry.share = s.shareOf(&r.selfAlloc, r.weight)
-		r.order.ReplaceOrInsert(&r.selfEntry)
+		rekeyEntry(r.order, &r.selfEntry, s.shareOf(&r.selfAlloc, r.weight))
 	}
 	s.mu.Unlock()
 	return nil

@@ -214,16 +214,12 @@ func (s *Sharded) chargeLocked(fr *fwRole, res core.Resources, sign int, agentAc
 	hasU := !u.isZero()
 	fr.alloc.add(&q)
 	if fr.inOrder {
-		fr.role.fws.Delete(fr)
-		fr.share = s.shareOf(&fr.alloc, 1)
-		fr.role.fws.ReplaceOrInsert(fr)
+		s.rekeyFwRoleLocked(fr)
 	}
 	r := fr.role
 	r.selfAlloc.add(&q)
 	if r.selfIn {
-		r.order.Delete(&r.selfEntry)
-		r.selfEntry.share = s.shareOf(&r.selfAlloc, r.weight)
-		r.order.ReplaceOrInsert(&r.selfEntry)
+		rekeyEntry(r.order, &r.selfEntry, s.shareOf(&r.selfAlloc, r.weight))
 	}
 	for x := r; x != s.root; x = x.parent {
 		x.alloc.add(&q)
@@ -244,9 +240,38 @@ func (s *Sharded) rekeyRoleLocked(x *role) {
 	if !x.inParent {
 		return
 	}
-	x.parent.order.Delete(&x.entry)
-	x.entry.share = s.shareOf(&x.alloc, x.weight)
-	x.parent.order.ReplaceOrInsert(&x.entry)
+	rekeyEntry(x.parent.order, &x.entry, s.shareOf(&x.alloc, x.weight))
+}
+
+// rekeyEntry moves e to its new share in t. The btree is keyed by share,
+// so e leaves and re-enters it, unless the key is unchanged or e is alone.
+func rekeyEntry(t *btree.BTreeG[*orderEntry], e *orderEntry, share float64) {
+	if share == e.share {
+		return
+	}
+	if t.Len() == 1 {
+		e.share = share
+		return
+	}
+	t.Delete(e)
+	e.share = share
+	t.ReplaceOrInsert(e)
+}
+
+// rekeyFwRoleLocked moves a candidate to its new share in its role's order.
+func (s *Sharded) rekeyFwRoleLocked(fr *fwRole) {
+	share := s.shareOf(&fr.alloc, 1)
+	if share == fr.share {
+		return
+	}
+	t := fr.role.fws
+	if t.Len() == 1 {
+		fr.share = share
+		return
+	}
+	t.Delete(fr)
+	fr.share = share
+	t.ReplaceOrInsert(fr)
 }
 
 // addReservedLocked adds (or with sign -1 removes) the reservations in res

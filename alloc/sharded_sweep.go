@@ -53,7 +53,7 @@ func (s *Sharded) passShardLocked(sh *shard, now time.Time, out *Output) {
 	if cap(out.Offers) == 0 {
 		out.Offers = make([]Offer, 0, len(todo))
 	}
-	s.allocateAgents(sh, todo, now, out)
+	s.allocateAgents(sh, todo, now, out, nil)
 }
 
 // Sweep implements Allocator.
@@ -199,14 +199,12 @@ func (s *Sharded) couldUseLocked(fr *fwRole, o *offer) bool {
 
 // Stats implements Allocator.
 func (s *Sharded) Stats() Stats {
-	st := Stats{
-		Offers:      s.offersMade.Load(),
-		Rescinds:    s.rescinds.Load(),
-		Revocations: s.revocations.Load(),
-		Sweeps:      s.sweeps.Load(),
-	}
+	st := Stats{Sweeps: s.sweeps.Load()}
 	for _, sh := range s.shards {
 		sh.mu.Lock()
+		st.Offers += sh.offersMade
+		st.Rescinds += sh.rescinds
+		st.Revocations += sh.revocations
 		st.Agents += len(sh.agents)
 		st.OutstandingOffers += len(sh.offers)
 		for _, a := range sh.agents {
