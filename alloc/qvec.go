@@ -181,3 +181,29 @@ func dominantShareVec(alloc, total *qvec, skip *[maxNames]bool, weight float64) 
 	}
 	return s / weight
 }
+
+// vecs returns the counted and unreserved vectors of res in one pass.
+func (t *nameTable) vecs(res core.Resources) (q, u qvec) {
+	names := t.names()
+	for i := range res {
+		r := &res[i]
+		if r.Type != core.Scalar || r.Revocable {
+			continue
+		}
+		idx := -1
+		for j, n := range names {
+			if n == r.Name {
+				idx = j
+				break
+			}
+		}
+		if idx < 0 {
+			panic(fmt.Sprintf("alloc: resource name %q was not interned", r.Name))
+		}
+		q[idx] += int64(r.Scalar)
+		if !r.IsReserved() {
+			u[idx] += int64(r.Scalar)
+		}
+	}
+	return q, u
+}

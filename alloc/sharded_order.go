@@ -89,7 +89,7 @@ func newRole(name string, parent *role) *role {
 		children: map[string]*role{},
 		weight:   1,
 		order:    btree.NewG(8, lessEntry),
-		fws:      btree.NewG(8, lessFwRole),
+		fws:      btree.NewG(32, lessFwRole),
 	}
 	r.entry = orderEntry{r: r}
 	r.selfEntry = orderEntry{r: r, self: true}
@@ -201,11 +201,10 @@ func (s *Sharded) syncCandidateLocked(fr *fwRole) {
 // share, its role's and every ancestor's share and quota consumption, and
 // the cluster's available headroom when the agent is active.
 func (s *Sharded) chargeLocked(fr *fwRole, res core.Resources, sign int, agentActive bool) {
-	q := s.names.vec(res, counted)
+	q, u := s.names.vecs(res)
 	if q.isZero() {
 		return
 	}
-	u := s.names.vec(res, unreserved)
 	if sign < 0 {
 		for i := range q {
 			q[i], u[i] = -q[i], -u[i]

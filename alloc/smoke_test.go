@@ -2,6 +2,7 @@ package alloc
 
 import (
 	"fmt"
+	"os"
 	"runtime"
 	"sync"
 	"testing"
@@ -79,14 +80,14 @@ func BenchmarkSmokeCycle(b *testing.B) {
 			var total time.Duration
 			for range b.N {
 				b.StopTimer()
-				var offers []Offer
+				agents, fws := smokeSize()
+				offers := make([]Offer, 0, agents)
 				var mu sync.Mutex
 				a, _ := NewSharded(Options{Clock: &smokeClock{t: time.Unix(1e9, 0)}, DisableIncremental: true, Sink: func(o Output) {
 					mu.Lock()
 					offers = append(offers, o.Offers...)
 					mu.Unlock()
 				}})
-				const agents, fws = 10000, 1000
 				for i := range fws {
 					a.AddFramework(FrameworkInfo{ID: FrameworkID(fmt.Sprintf("f%04d", i)), Roles: []string{"r"}})
 				}
@@ -116,4 +117,12 @@ func BenchmarkSmokeCycle(b *testing.B) {
 			b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms/cycle")
 		})
 	}
+}
+
+func smokeSize() (int, int) {
+	var a, f int
+	if _, err := fmt.Sscanf(os.Getenv("SMOKE_SIZE"), "%d/%d", &a, &f); err != nil {
+		return 10000, 1000
+	}
+	return a, f
 }
