@@ -115,6 +115,8 @@ type shard struct {
 	byAge []*offer
 	// filterExpiry is a min-heap of filter expiry times.
 	filterExpiry expiryHeap
+	// picker is reused by every allocation on this shard.
+	picker *picker
 	// Counters for Stats, kept per shard so that concurrent calls on
 	// different shards do not write a shared cache line.
 	offersMade, rescinds, revocations uint64

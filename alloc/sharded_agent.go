@@ -13,7 +13,8 @@ type agentView struct {
 	// For agents without reservations every role sees the same resources:
 	// all (revocable included) and nonRev.
 	all, nonRev             core.Resources
-	allCounts, nonRevCounts *qvec
+	allCounts, nonRevCounts qvec
+	haveAll, haveNonRev     bool
 	byRole                  map[viewKey]viewEntry
 	names                   *nameTable
 }
@@ -45,17 +46,15 @@ func newAgentView(a *agent, names *nameTable) agentView {
 func (v *agentView) base(role string, revocable bool) (core.Resources, *qvec) {
 	if !v.a.reserved {
 		if revocable {
-			if v.allCounts == nil {
-				c := v.names.vec(v.all, members)
-				v.allCounts = &c
+			if !v.haveAll {
+				v.allCounts, v.haveAll = v.names.vec(v.all, members), true
 			}
-			return v.all, v.allCounts
+			return v.all, &v.allCounts
 		}
-		if v.nonRevCounts == nil {
-			c := v.names.vec(v.nonRev, members)
-			v.nonRevCounts = &c
+		if !v.haveNonRev {
+			v.nonRevCounts, v.haveNonRev = v.names.vec(v.nonRev, members), true
 		}
-		return v.nonRev, v.nonRevCounts
+		return v.nonRev, &v.nonRevCounts
 	}
 	k := viewKey{role, revocable}
 	if e, ok := v.byRole[k]; ok {
@@ -66,8 +65,7 @@ func (v *agentView) base(role string, revocable bool) (core.Resources, *qvec) {
 		caps = RevocableResources
 	}
 	res := offerable(v.a.free, role, caps)
-	c := v.names.vec(res, members)
-	e := viewEntry{res, &c}
+	e := viewEntry{res, new(v.names.vec(res, members))}
 	if v.byRole == nil {
 		v.byRole = map[viewKey]viewEntry{}
 	}
@@ -78,7 +76,8 @@ func (v *agentView) base(role string, revocable bool) (core.Resources, *qvec) {
 // allocateAgent offers a's free resources to candidates, best first, until
 // nobody can take anything more. The shard's mu must be held.
 func (s *Sharded) allocateAgent(sh *shard, a *agent, now time.Time, out *Output) {
-	s.allocateAgents(sh, []*agent{a}, now, out, nil)
+	one := [1]*agent{a}
+	s.allocateAgents(sh, one[:], now, out, nil)
 }
 
 // batchSize is how many agents one hold of Sharded.mu picks for. Picking
@@ -86,14 +85,36 @@ func (s *Sharded) allocateAgent(sh *shard, a *agent, now time.Time, out *Output)
 // allocate at once from handing the lock back and forth for every offer.
 const batchSize = 64
 
+// uncharge is an event's own accounting (a Decline or Recover giving
+// resources back, with a filter) done under the engine lock it takes to
+// allocate the agent anyway.
+type uncharge struct {
+	fr     *fwRole
+	res    core.Resources
+	now    time.Time
+	refuse time.Duration
+}
+
+// applyLocked gives u's resources back to the accounting and installs its
+// filter on a. The shard's mu and Sharded.mu must be held.
+func (s *Sharded) applyLocked(sh *shard, a *agent, u *uncharge) {
+	s.chargeLocked(u.fr, u.res, -1, a.active)
+	s.noteFilterLocked(u.fr.fw, u.now, u.refuse)
+	s.addFilterShardLocked(sh, a, u.fr, u.fr.filterGen, u.res, u.now, u.refuse)
+}
+
 // allocateAgents is allocateAgent for several agents of one shard: each
 // round takes Sharded.mu once and picks one candidate for every agent
 // still open, then records the offers with only the shard locked.
 //
-// preLocked, when not nil, runs under the first hold of Sharded.mu, before
-// any pick: an event's own accounting rides along with its allocation, so
-// that the event takes the engine lock once.
-func (s *Sharded) allocateAgents(sh *shard, agents []*agent, now time.Time, out *Output, preLocked func()) {
+// pre, when not nil, is applied under the first hold of Sharded.mu, before
+// any pick, and belongs to agents[0]: an event's own accounting rides along
+// with its allocation, so that the event takes the engine lock once.
+func (s *Sharded) allocateAgents(sh *shard, agents []*agent, now time.Time, out *Output, pre *uncharge) {
+	var preAgent *agent
+	if pre != nil {
+		preAgent = agents[0]
+	}
 	type work struct {
 		a      *agent
 		tried  []*fwRole
@@ -101,7 +122,17 @@ func (s *Sharded) allocateAgents(sh *shard, agents []*agent, now time.Time, out 
 		res    core.Resources
 		qBlock bool
 	}
-	open := make([]work, 0, min(len(agents), batchSize))
+	var one [1]work
+	open := one[:0]
+	if len(agents) > 1 {
+		open = make([]work, 0, min(len(agents), batchSize))
+	}
+	if sh.picker == nil {
+		sh.picker = s.newPicker()
+	}
+	p := sh.picker
+	p.now = now
+	defer p.release()
 	for len(agents) > 0 || len(open) > 0 {
 		for len(open) < batchSize && len(agents) > 0 {
 			if a := agents[0]; a.active && !a.removed && len(a.free) > 0 {
@@ -110,24 +141,22 @@ func (s *Sharded) allocateAgents(sh *shard, agents []*agent, now time.Time, out 
 			agents = agents[1:]
 		}
 		if len(open) == 0 {
-			if preLocked != nil {
+			if pre != nil { // nothing to allocate: apply the event alone
 				s.mu.Lock()
-				preLocked()
+				s.applyLocked(sh, preAgent, pre)
 				s.mu.Unlock()
 			}
 			return
 		}
 		s.mu.Lock()
-		if preLocked != nil {
-			preLocked()
-			preLocked = nil
+		if pre != nil {
+			s.applyLocked(sh, open[0].a, pre)
+			pre = nil
 		}
 		for i := range open {
 			w := &open[i]
-			v := newAgentView(w.a, &s.names)
-			var qb bool
-			w.fr, w.res, qb = s.pickLocked(w.a, &v, now, w.tried)
-			w.qBlock = w.qBlock || qb
+			w.fr, w.res = p.pickLocked(w.a, w.tried)
+			w.qBlock = w.qBlock || p.quotaBlocked
 			if w.fr != nil {
 				s.chargeLocked(w.fr, w.res, +1, true)
 				w.fr.lastOffer = s.sweepNo
@@ -156,32 +185,87 @@ func (s *Sharded) allocateAgents(sh *shard, agents []*agent, now time.Time, out 
 	}
 }
 
+// picker walks the ordering for one agent at a time. Its walk functions are
+// made once per picker, so that a pick allocates nothing.
+type picker struct {
+	s     *Sharded
+	now   time.Time
+	a     *agent
+	v     agentView
+	tried []*fwRole
+	// stage1 is the guaranteed role being served in stage one, or nil.
+	stage1 *role
+
+	best         *fwRole
+	res          core.Resources
+	quotaBlocked bool
+
+	visitFw    func(*fwRole) bool
+	visitEntry func(*orderEntry) bool
+	visitQuota func(*role) bool
+}
+
+// release drops what the picker points to, so that it keeps nothing alive
+// between calls.
+func (p *picker) release() {
+	p.a, p.v, p.tried, p.best, p.res, p.stage1 = nil, agentView{}, nil, nil, nil, nil
+}
+
+func (s *Sharded) newPicker() *picker {
+	p := &picker{s: s}
+	p.visitFw = p.tryFw
+	p.visitEntry = p.tryEntry
+	p.visitQuota = p.tryQuota
+	return p
+}
+
 // pickLocked returns the best candidate that may take something on a, and
-// what it would be offered. quotaBlocked says some candidate was denied by
-// quota caps alone.
-func (s *Sharded) pickLocked(a *agent, v *agentView, now time.Time, tried []*fwRole) (best *fwRole, res core.Resources, quotaBlocked bool) {
-	try := func(fr *fwRole, stage1 *role) bool {
-		if slices.Contains(tried, fr) {
-			return true
-		}
-		r, qb := s.offerForLocked(fr, a, v, now, stage1)
-		quotaBlocked = quotaBlocked || qb
-		if r == nil {
-			return true
-		}
-		best, res = fr, r
-		return false
-	}
-	if s.guaranteeOrder.Len() > 0 {
-		s.guaranteeOrder.Ascend(func(q *role) bool {
-			return walkLocked(q, func(fr *fwRole) bool { return try(fr, q) })
-		})
-		if best != nil {
-			return best, res, quotaBlocked
+// what it would be offered; p.quotaBlocked then says some candidate was
+// denied by quota caps alone.
+func (p *picker) pickLocked(a *agent, tried []*fwRole) (*fwRole, core.Resources) {
+	p.a, p.tried, p.best, p.res, p.quotaBlocked = a, tried, nil, nil, false
+	p.v = newAgentView(a, &p.s.names)
+	if p.s.guaranteeOrder.Len() > 0 {
+		p.s.guaranteeOrder.Ascend(p.visitQuota)
+		p.stage1 = nil
+		if p.best != nil {
+			return p.best, p.res
 		}
 	}
-	walkLocked(s.root, func(fr *fwRole) bool { return try(fr, nil) })
-	return best, res, quotaBlocked
+	p.s.root.order.Ascend(p.visitEntry)
+	return p.best, p.res
+}
+
+// tryQuota walks a guaranteed role's subtree in stage one.
+func (p *picker) tryQuota(q *role) bool {
+	p.stage1 = q
+	q.order.Ascend(p.visitEntry)
+	return p.best == nil
+}
+
+// tryEntry walks one entry of a role's order: its own frameworks or a
+// sub-role.
+func (p *picker) tryEntry(e *orderEntry) bool {
+	if e.self {
+		e.r.fws.Ascend(p.visitFw)
+	} else {
+		e.r.order.Ascend(p.visitEntry)
+	}
+	return p.best == nil
+}
+
+// tryFw checks one candidate; it returns false (stop) when it is picked.
+func (p *picker) tryFw(fr *fwRole) bool {
+	if slices.Contains(p.tried, fr) {
+		return true
+	}
+	r, qb := p.s.offerForLocked(fr, p.a, &p.v, p.now, p.stage1)
+	p.quotaBlocked = p.quotaBlocked || qb
+	if r == nil {
+		return true
+	}
+	p.best, p.res = fr, r
+	return false
 }
 
 // offerForLocked returns what fr may be offered on a, or nil. The second
@@ -286,18 +370,19 @@ func (s *Sharded) settleShardLocked(sh *shard, a *agent, out *Output) {
 }
 
 // settleWithShardLocked is settleShardLocked with an event's accounting to
-// run under Sharded.mu first (see allocateAgents).
-func (s *Sharded) settleWithShardLocked(sh *shard, a *agent, out *Output, preLocked func()) {
+// apply under Sharded.mu first (see allocateAgents).
+func (s *Sharded) settleWithShardLocked(sh *shard, a *agent, out *Output, pre *uncharge) {
 	if s.opts.DisableIncremental {
-		if preLocked != nil {
+		if pre != nil {
 			s.mu.Lock()
-			preLocked()
+			s.applyLocked(sh, a, pre)
 			s.mu.Unlock()
 		}
 		s.markDirtyShardLocked(sh, a)
 		return
 	}
-	s.allocateAgents(sh, []*agent{a}, s.now(), out, preLocked)
+	one := [1]*agent{a}
+	s.allocateAgents(sh, one[:], s.now(), out, pre)
 }
 
 // addFilterShardLocked installs a decline filter on a.

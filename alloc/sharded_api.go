@@ -581,8 +581,36 @@ func (s *Sharded) Revive(id FrameworkID, roles []string) error {
 	return nil
 }
 
-// withOffer runs fn with the offer's shard locked.
-func (s *Sharded) withOffer(id OfferID, fn func(sh *shard, o *offer, out *Output)) error {
+// Accept implements Allocator.
+func (s *Sharded) Accept(id OfferID) error {
+	s.enter()
+	defer s.exit()
+	sh, ok := s.shardOfOffer(id)
+	if !ok {
+		return fmt.Errorf("%w: %d", ErrUnknownOffer, id)
+	}
+	sh.mu.Lock()
+	o, ok := sh.offers[id]
+	if ok {
+		o.gone = true
+		delete(sh.offers, id)
+		a := o.agent
+		if i := slices.Index(a.offers, o); i >= 0 {
+			a.offers = slices.Delete(a.offers, i, i+1)
+		}
+		a.addAllocation(o.fr, o.Resources)
+	}
+	sh.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("%w: %d", ErrUnknownOffer, id)
+	}
+	return nil
+}
+
+// Decline implements Allocator.
+func (s *Sharded) Decline(id OfferID, refuse time.Duration) error {
+	s.enter()
+	defer s.exit()
 	sh, ok := s.shardOfOffer(id)
 	if !ok {
 		return fmt.Errorf("%w: %d", ErrUnknownOffer, id)
@@ -591,7 +619,8 @@ func (s *Sharded) withOffer(id OfferID, fn func(sh *shard, o *offer, out *Output
 	sh.mu.Lock()
 	o, ok := sh.offers[id]
 	if ok {
-		fn(sh, o, &out)
+		dropOfferShardLocked(sh, o)
+		s.settleWithShardLocked(sh, o.agent, &out, &uncharge{fr: o.fr, res: o.Resources, now: s.now(), refuse: refuse})
 	}
 	sh.mu.Unlock()
 	s.emit(&out)
@@ -599,36 +628,6 @@ func (s *Sharded) withOffer(id OfferID, fn func(sh *shard, o *offer, out *Output
 		return fmt.Errorf("%w: %d", ErrUnknownOffer, id)
 	}
 	return nil
-}
-
-// Accept implements Allocator.
-func (s *Sharded) Accept(id OfferID) error {
-	s.enter()
-	defer s.exit()
-	return s.withOffer(id, func(sh *shard, o *offer, out *Output) {
-		o.gone = true
-		delete(sh.offers, id)
-		a := o.agent
-		if i := slices.Index(a.offers, o); i >= 0 {
-			a.offers = slices.Delete(a.offers, i, i+1)
-		}
-		a.addAllocation(o.fr, o.Resources)
-	})
-}
-
-// Decline implements Allocator.
-func (s *Sharded) Decline(id OfferID, refuse time.Duration) error {
-	s.enter()
-	defer s.exit()
-	return s.withOffer(id, func(sh *shard, o *offer, out *Output) {
-		dropOfferShardLocked(sh, o)
-		now := s.now()
-		s.settleWithShardLocked(sh, o.agent, out, func() {
-			s.chargeLocked(o.fr, o.Resources, -1, o.agent.active)
-			s.noteFilterLocked(o.fr.fw, now, refuse)
-			s.addFilterShardLocked(sh, o.agent, o.fr, o.fr.filterGen, o.Resources, now, refuse)
-		})
-	})
 }
 
 // noteFilterLocked records that fw refused resources until now+refuse.
@@ -648,28 +647,43 @@ func (s *Sharded) Recover(fwID FrameworkID, agentID AgentID, role string, res co
 	if err := validateResources("recovered", res); err != nil {
 		return err
 	}
-	return s.withAgent(agentID, func(sh *shard, a *agent, out *Output) error {
-		i := a.findAllocation(fwID, role)
-		if i < 0 || !a.allocs[i].res.Contains(res) {
-			return fmt.Errorf("%w: %s on %s in role %q: %s", ErrNotAllocated, fwID, agentID, role, res)
-		}
-		if len(res) == 0 {
-			return nil
-		}
-		al := a.allocs[i]
-		al.res = al.res.Sub(res)
-		if len(al.res) == 0 {
-			a.allocs = slices.Delete(a.allocs, i, i+1)
-		}
-		a.free = a.free.Add(res)
-		now := s.now()
-		s.settleWithShardLocked(sh, a, out, func() {
-			s.chargeLocked(al.fr, res, -1, a.active)
-			s.noteFilterLocked(al.fr.fw, now, refuse)
-			s.addFilterShardLocked(sh, a, al.fr, al.fr.filterGen, res, now, refuse)
-		})
+	sh := s.shardOf(agentID)
+	var out Output
+	sh.mu.Lock()
+	err := s.recoverShardLocked(sh, fwID, agentID, role, res, refuse, &out)
+	sh.mu.Unlock()
+	s.emit(&out)
+	return err
+}
+
+func (s *Sharded) recoverShardLocked(sh *shard, fwID FrameworkID, agentID AgentID, role string, res core.Resources, refuse time.Duration, out *Output) error {
+	a, ok := sh.agents[agentID]
+	if !ok {
+		return fmt.Errorf("%w: %s", ErrUnknownAgent, agentID)
+	}
+	i := a.findAllocation(fwID, role)
+	if i < 0 || !a.allocs[i].res.Contains(res) {
+		return fmt.Errorf("%w: %s on %s in role %q: %s", ErrNotAllocated, fwID, agentID, role, res)
+	}
+	if len(res) == 0 {
 		return nil
-	})
+	}
+	al := a.allocs[i]
+	if len(al.res) == len(res) && res.Contains(al.res) {
+		al.res = nil // all of it: no arithmetic needed
+	} else {
+		al.res = al.res.Sub(res)
+	}
+	if len(al.res) == 0 {
+		a.allocs = slices.Delete(a.allocs, i, i+1)
+	}
+	if len(a.free) == 0 {
+		a.free = res // Resources are never modified in place, so sharing is safe
+	} else {
+		a.free = a.free.Add(res)
+	}
+	s.settleWithShardLocked(sh, a, out, &uncharge{fr: al.fr, res: res, now: s.now(), refuse: refuse})
+	return nil
 }
 
 // UpdateAllocation implements Allocator.
