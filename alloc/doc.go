@@ -24,7 +24,10 @@
 //
 // For one agent, the allocator repeatedly picks the best candidate and
 // offers it everything it may take, until no candidate is left or nothing
-// offerable remains. A candidate may take, on agent a:
+// offerable remains. (The sharded engine works through a batch of agents in
+// rounds, one pick per agent per round, so an agent's leftovers wait for the
+// other agents' first picks; the reference finishes each agent first.) A
+// candidate may take, on agent a:
 //
 //   - the free resources allocatable to its role (unreserved, or reserved for
 //     the role or one of its ancestors); revocable ones only with
@@ -71,15 +74,15 @@
 // got no offer since the previous sweep began, has no decline filter
 // running, and its dominant share (unweighted, against the exact totals) is
 // below its fair share or its nearest guaranteed role has an unmet
-// guarantee. If any candidate is starved, the sweep rescinds outstanding
-// offers of candidates whose dominant share is above their fair share,
-// furthest above first (ties: oldest offer first), only offers a starved
+// guarantee. For each starved candidate in turn (by framework ID, then
+// role), the sweep rescinds one outstanding offer, among those the starved
 // candidate is not barred from by the checkpoint, GPU and reservation
-// rules, at most Options.MaxStarvationRescinds per sweep, and allocates
-// those agents again. Offers are also rescinded when their agent or
-// framework goes away or is deactivated, when their role is suppressed,
-// when a lowered quota limit is exceeded, and when an agent's total or
-// slack shrinks below them.
+// rules, of the candidate furthest above its fair share at that moment
+// (ties: oldest offer first), and allocates that agent again at once; at
+// most Options.MaxStarvationRescinds per sweep. Offers are also rescinded
+// when their agent or framework goes away or is deactivated, when their role
+// is suppressed, when a lowered quota limit is exceeded, and when an agent's
+// total or slack shrinks below them.
 //
 // Revocation. An agent's oversubscribed slack is offered, marked revocable,
 // to REVOCABLE_RESOURCES frameworks. When UpdateOversubscribed shrinks the

@@ -138,46 +138,40 @@ func (s *Sharded) relieveStarvation(now time.Time, sweep uint64) {
 		return cmp.Or(cmp.Compare(a.fw.id, b.fw.id), cmp.Compare(a.role.name, b.role.name))
 	})
 
-	type victim struct {
-		o    *offer
-		over float64
-	}
-	var victims []victim
 	var out Output
 	s.lockAllShards()
-	s.mu.Lock()
+	var pool []*offer
 	for _, sh := range s.shards {
 		for _, o := range sh.offers {
-			f, ok := fair[o.fr]
-			if !ok || slices.Contains(starved, o.fr) {
-				continue
-			}
-			if over := dominantShareVec(&o.fr.alloc, &s.totals, &s.skip, 1) - f; over > 0 {
-				for _, st := range starved {
-					if s.couldUseLocked(st, o) {
-						victims = append(victims, victim{o, over})
-						break
-					}
-				}
-			}
+			pool = append(pool, o)
 		}
 	}
-	s.mu.Unlock()
-	slices.SortFunc(victims, func(a, b victim) int {
-		return cmp.Or(cmp.Compare(b.over, a.over), cmpTime(a.o.Created, b.o.Created, uint64(a.o.ID), uint64(b.o.ID)))
-	})
-	var agents []*agent
-	for i, v := range victims {
-		if i == s.opts.MaxStarvationRescinds {
+	slices.SortFunc(pool, func(a, b *offer) int { return cmpTime(a.Created, b.Created, uint64(a.ID), uint64(b.ID)) })
+	for n, st := range starved {
+		if n == s.opts.MaxStarvationRescinds {
 			break
 		}
-		s.rescindShardLocked(v.o.agent.shard, v.o, RescindStarvation, &out)
-		if !slices.Contains(agents, v.o.agent) {
-			agents = append(agents, v.o.agent)
+		// The victim is the offer, among those st could use, of the
+		// candidate furthest above its fair share right now (oldest offer
+		// on ties).
+		s.mu.Lock()
+		var victim *offer
+		var worst float64
+		for _, o := range pool {
+			f, ok := fair[o.fr]
+			if o.gone || !ok || slices.Contains(starved, o.fr) || !s.couldUseLocked(st, o) {
+				continue
+			}
+			if over := dominantShareVec(&o.fr.alloc, &s.totals, &s.skip, 1) - f; over > worst {
+				victim, worst = o, over
+			}
 		}
-	}
-	for _, a := range agents {
-		s.allocateAgent(a.shard, a, now, &out)
+		s.mu.Unlock()
+		if victim == nil {
+			continue
+		}
+		s.rescindShardLocked(victim.agent.shard, victim, RescindStarvation, &out)
+		s.allocateAgent(victim.agent.shard, victim.agent, now, &out)
 	}
 	s.unlockAllShards()
 	s.emit(&out)
