@@ -222,24 +222,23 @@ func shrinkScalars(res core.Resources, caps map[string]core.Value) core.Resource
 // quotaCounted returns the quantities of res that count against quota and
 // DRF: non-revocable scalars.
 func quotaCounted(res core.Resources) core.Quantities {
-	var q core.Quantities
-	for i := range res {
-		if !res[i].Revocable && res[i].Type == core.Scalar {
-			q = q.Add(core.QuantitiesOf(core.Quantity{Name: res[i].Name, Value: res[i].Scalar}))
-		}
-	}
-	return q
+	return countedWhere(res, func(r *core.Resource) bool { return true })
 }
 
 // unreservedCounted is quotaCounted for unreserved resources only.
 func unreservedCounted(res core.Resources) core.Quantities {
-	var q core.Quantities
+	return countedWhere(res, func(r *core.Resource) bool { return !r.IsReserved() })
+}
+
+func countedWhere(res core.Resources, keep func(*core.Resource) bool) core.Quantities {
+	var pairs [8]core.Quantity
+	list := pairs[:0]
 	for i := range res {
-		if !res[i].Revocable && res[i].Type == core.Scalar && !res[i].IsReserved() {
-			q = q.Add(core.QuantitiesOf(core.Quantity{Name: res[i].Name, Value: res[i].Scalar}))
+		if r := &res[i]; !r.Revocable && r.Type == core.Scalar && keep(r) {
+			list = append(list, core.Quantity{Name: r.Name, Value: r.Scalar})
 		}
 	}
-	return q
+	return core.QuantitiesOf(list...)
 }
 
 // dominantShare is max over names of alloc/total, divided by weight.

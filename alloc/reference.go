@@ -40,6 +40,8 @@ type Reference struct {
 	alloc map[allocKey]core.Quantities
 	// unres is the unreserved part of alloc, per role (quota consumption).
 	unres map[string]core.Quantities
+	// totals is the DRF-counted sum of the agents' totals.
+	totalQ core.Quantities
 }
 
 var _ Allocator = (*Reference)(nil)
@@ -185,6 +187,7 @@ func (r *Reference) AddAgent(info AgentInfo) error {
 		}
 		a.info.Used = nil
 		r.agents[info.ID] = a
+		r.totalQ = r.totalQ.Add(quotaCounted(info.Total))
 		r.incremental(out, a)
 		return nil
 	})
@@ -249,6 +252,7 @@ func (r *Reference) UpdateAgentTotal(id AgentID, total core.Resources) error {
 		for i := len(a.offers) - 1; i >= 0 && !newTotal.Contains(r.used(a)); i-- {
 			r.rescind(a.offers[i], RescindAgentUpdated, out)
 		}
+		r.totalQ = r.totalQ.Sub(quotaCounted(a.info.Total)).Add(quotaCounted(total))
 		a.info.Total = total
 		r.incremental(out, a)
 		return nil
@@ -339,6 +343,7 @@ func (r *Reference) RemoveAgent(id AgentID) error {
 		for k, res := range a.allocs {
 			r.charge(k, res, -1)
 		}
+		r.totalQ = r.totalQ.Sub(quotaCounted(a.info.Total))
 		delete(r.agents, id)
 		return nil
 	})
@@ -770,13 +775,7 @@ func (r *Reference) candidates() []candidate {
 	return out
 }
 
-func (r *Reference) totals() core.Quantities {
-	var t core.Quantities
-	for _, a := range r.agents {
-		t = t.Add(quotaCounted(a.info.Total))
-	}
-	return t
-}
+func (r *Reference) totals() core.Quantities { return r.totalQ }
 
 // order sorts cands hierarchically: at every level of the role tree the
 // child with the lowest weighted share first (a role's own frameworks
@@ -851,16 +850,23 @@ func (r *Reference) order(cands []candidate, totals core.Quantities) []candidate
 				walk(e.n)
 				continue
 			}
-			fws := slices.Clone(e.n.fws)
+			type keyed struct {
+				c     candidate
+				share float64
+			}
+			fws := make([]keyed, len(e.n.fws))
+			for i, c := range e.n.fws {
+				fws[i] = keyed{c, share(r.alloc[allocKey{c.fw.info.ID, c.role}], 1)}
+			}
 			sort.Slice(fws, func(i, j int) bool {
-				si := share(r.alloc[allocKey{fws[i].fw.info.ID, fws[i].role}], 1)
-				sj := share(r.alloc[allocKey{fws[j].fw.info.ID, fws[j].role}], 1)
-				if si != sj {
-					return si < sj
+				if fws[i].share != fws[j].share {
+					return fws[i].share < fws[j].share
 				}
-				return fws[i].fw.info.ID < fws[j].fw.info.ID
+				return fws[i].c.fw.info.ID < fws[j].c.fw.info.ID
 			})
-			out = append(out, fws...)
+			for _, k := range fws {
+				out = append(out, k.c)
+			}
 		}
 	}
 	walk(root)
