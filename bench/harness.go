@@ -389,4 +389,3 @@ func printTable(w io.Writer, p *profiles.Profile, rows []row, notes []string) {
 		fmt.Fprintln(w, "  note: "+n)
 	}
 }
-
