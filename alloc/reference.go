@@ -38,8 +38,13 @@ type Reference struct {
 	// alloc is what each framework-role holds (offers included), as
 	// DRF-counted quantities; it is kept up to date on every change.
 	alloc map[allocKey]core.Quantities
-	// unres is the unreserved part of alloc, per role (quota consumption).
-	unres map[string]core.Quantities
+	// unres is the unreserved part of alloc and reserved the reservations
+	// in agents' totals, each summed over every role's subtree: together
+	// they are a role's quota consumption.
+	unres, reserved map[string]core.Quantities
+	// avail is the free unreserved counted resources of active agents
+	// (the headroom available for quota guarantees).
+	avail core.Quantities
 	// totals is the DRF-counted sum of the agents' totals.
 	totalQ core.Quantities
 }
@@ -92,6 +97,7 @@ func NewReference(opts Options) (*Reference, error) {
 		offers:     map[OfferID]*refOffer{},
 		alloc:      map[allocKey]core.Quantities{},
 		unres:      map[string]core.Quantities{},
+		reserved:   map[string]core.Quantities{},
 	}, nil
 }
 
@@ -115,10 +121,46 @@ func (r *Reference) charge(k allocKey, res core.Resources, sign int) {
 	q, u := quotaCounted(res), unreservedCounted(res)
 	if sign > 0 {
 		r.alloc[k] = r.alloc[k].Add(q)
-		r.unres[k.role] = r.unres[k.role].Add(u)
 	} else {
 		r.alloc[k] = r.alloc[k].Sub(q)
-		r.unres[k.role] = r.unres[k.role].Sub(u)
+	}
+	for x, ok := k.role, true; ok; x, ok = core.ParentRole(x) {
+		if sign > 0 {
+			r.unres[x] = r.unres[x].Add(u)
+		} else {
+			r.unres[x] = r.unres[x].Sub(u)
+		}
+	}
+}
+
+// addReserved adds (or removes) the reservations of total to the roles'
+// consumption.
+func (r *Reference) addReserved(total core.Resources, sign int) {
+	for _, res := range total {
+		if !res.IsReserved() || res.Revocable || res.Type != core.Scalar {
+			continue
+		}
+		q := core.QuantitiesOf(core.Quantity{Name: res.Name, Value: res.Scalar})
+		for x, ok := res.Role(), true; ok; x, ok = core.ParentRole(x) {
+			if sign > 0 {
+				r.reserved[x] = r.reserved[x].Add(q)
+			} else {
+				r.reserved[x] = r.reserved[x].Sub(q)
+			}
+		}
+	}
+}
+
+// freed adds (sign +1) or removes res, free resources of a, to the
+// available headroom when a is active.
+func (r *Reference) freed(a *refAgent, res core.Resources, sign int) {
+	if !a.active {
+		return
+	}
+	if u := unreservedCounted(res); sign > 0 {
+		r.avail = r.avail.Add(u)
+	} else {
+		r.avail = r.avail.Sub(u)
 	}
 }
 
@@ -188,6 +230,8 @@ func (r *Reference) AddAgent(info AgentInfo) error {
 		a.info.Used = nil
 		r.agents[info.ID] = a
 		r.totalQ = r.totalQ.Add(quotaCounted(info.Total))
+		r.addReserved(info.Total, +1)
+		r.freed(a, r.free(a), +1)
 		r.incremental(out, a)
 		return nil
 	})
@@ -227,6 +271,7 @@ func (r *Reference) rescind(id OfferID, why RescindReason, out *Output) {
 	a := r.agents[o.Agent]
 	a.offers = slices.DeleteFunc(a.offers, func(x OfferID) bool { return x == id })
 	r.charge(allocKey{o.Framework, o.Role}, o.Resources, -1)
+	r.freed(a, o.Resources, +1)
 	r.stats.Rescinds++
 	out.Rescinds = append(out.Rescinds, Rescind{Offer: o.Offer, Reason: why})
 }
@@ -253,7 +298,11 @@ func (r *Reference) UpdateAgentTotal(id AgentID, total core.Resources) error {
 			r.rescind(a.offers[i], RescindAgentUpdated, out)
 		}
 		r.totalQ = r.totalQ.Sub(quotaCounted(a.info.Total)).Add(quotaCounted(total))
+		r.freed(a, r.free(a), -1)
+		r.addReserved(a.info.Total, -1)
 		a.info.Total = total
+		r.addReserved(total, +1)
+		r.freed(a, r.free(a), +1)
 		r.incremental(out, a)
 		return nil
 	})
@@ -310,6 +359,7 @@ func (r *Reference) ActivateAgent(id AgentID) error {
 			return err
 		}
 		a.active = true
+		r.freed(a, r.free(a), +1)
 		r.incremental(out, a)
 		return nil
 	})
@@ -325,6 +375,7 @@ func (r *Reference) DeactivateAgent(id AgentID) error {
 		for len(a.offers) > 0 {
 			r.rescind(a.offers[len(a.offers)-1], RescindAgentDeactivated, out)
 		}
+		r.freed(a, r.free(a), -1)
 		a.active = false
 		return nil
 	})
@@ -340,9 +391,11 @@ func (r *Reference) RemoveAgent(id AgentID) error {
 		for len(a.offers) > 0 {
 			r.rescind(a.offers[len(a.offers)-1], RescindAgentRemoved, out)
 		}
+		r.freed(a, r.free(a), -1)
 		for k, res := range a.allocs {
 			r.charge(k, res, -1)
 		}
+		r.addReserved(a.info.Total, -1)
 		r.totalQ = r.totalQ.Sub(quotaCounted(a.info.Total))
 		delete(r.agents, id)
 		return nil
@@ -419,6 +472,7 @@ func (r *Reference) RemoveFramework(id FrameworkID) error {
 			for k, res := range a.allocs {
 				if k.fw == id {
 					r.charge(k, res, -1)
+					r.freed(a, res, +1)
 					delete(a.allocs, k)
 				}
 			}
@@ -546,6 +600,7 @@ func (r *Reference) Decline(id OfferID, refuse time.Duration) error {
 		a.offers = slices.DeleteFunc(a.offers, func(x OfferID) bool { return x == id })
 		k := allocKey{o.Framework, o.Role}
 		r.charge(k, o.Resources, -1)
+		r.freed(a, o.Resources, +1)
 		r.refuse(a, k, o.Resources, refuse)
 		r.incremental(out, a)
 		return nil
@@ -587,6 +642,7 @@ func (r *Reference) Recover(fw FrameworkID, agent AgentID, role string, res core
 			delete(a.allocs, k)
 		}
 		r.charge(k, res, -1)
+		r.freed(a, res, +1)
 		r.refuse(a, k, res, refuse)
 		r.incremental(out, a)
 		return nil
@@ -620,7 +676,9 @@ func (r *Reference) UpdateAllocation(fw FrameworkID, agent AgentID, role string,
 		r.charge(k, from, -1)
 		r.charge(k, to, +1)
 		a.allocs[k] = a.allocs[k].Sub(from).Add(to)
+		r.addReserved(a.info.Total, -1)
 		a.info.Total = newTotal
+		r.addReserved(newTotal, +1)
 		return nil
 	})
 }
@@ -695,20 +753,7 @@ func (r *Reference) overLimit(role string) []string {
 // consumed is role's quota consumption: the unreserved allocations of its
 // subtree plus every reservation for a role in it.
 func (r *Reference) consumed(role string) core.Quantities {
-	var c core.Quantities
-	for x, q := range r.unres {
-		if core.IsSubRoleOf(x, role) {
-			c = c.Add(q)
-		}
-	}
-	for _, a := range r.agents {
-		for _, res := range a.info.Total {
-			if res.IsReserved() && !res.Revocable && res.Type == core.Scalar && core.IsSubRoleOf(res.Role(), role) {
-				c = c.Add(core.QuantitiesOf(core.Quantity{Name: res.Name, Value: res.Scalar}))
-			}
-		}
-	}
-	return c
+	return r.unres[role].Add(r.reserved[role])
 }
 
 func (r *Reference) unmet(role string) core.Quantities {
@@ -907,8 +952,18 @@ func (r *Reference) quotaOrder() []string {
 	return out
 }
 
-// caps is capsLocked of the sharded engine, recomputed from scratch.
-func (r *Reference) caps(role, stage1 string) map[string]core.Value {
+// required is the sum of every unmet guarantee: the headroom to hold back.
+func (r *Reference) required() core.Quantities {
+	var req core.Quantities
+	for q := range r.quotas {
+		req = req.Add(r.unmet(q))
+	}
+	return req
+}
+
+// caps is capsLocked of the sharded engine, recomputed from scratch;
+// required is r.required(), computed once per pick.
+func (r *Reference) caps(role, stage1 string, required core.Quantities) map[string]core.Value {
 	caps := map[string]core.Value{}
 	set := func(name string, v core.Value) {
 		if old, ok := caps[name]; !ok || v < old {
@@ -931,17 +986,8 @@ func (r *Reference) caps(role, stage1 string) map[string]core.Value {
 			set(g.Name, unmet.Get(g.Name))
 		}
 	}
-	var required core.Quantities
-	for q := range r.quotas {
-		required = required.Add(r.unmet(q))
-	}
 	if !required.IsEmpty() {
-		var available core.Quantities
-		for _, a := range r.agents {
-			if a.active {
-				available = available.Add(unreservedCounted(r.free(a)))
-			}
-		}
+		available := r.avail
 		var nearest core.Quantities
 		for x, ok := role, true; ok; x, ok = core.ParentRole(x) {
 			if q, has := r.quotas[x]; has && !q.Guarantee.IsEmpty() {
@@ -960,7 +1006,7 @@ func (r *Reference) caps(role, stage1 string) map[string]core.Value {
 }
 
 // offerFor returns what c may take from free on a, or nil.
-func (r *Reference) offerFor(c candidate, a *refAgent, free core.Resources, now time.Time, stage1 string) core.Resources {
+func (r *Reference) offerFor(c candidate, a *refAgent, free core.Resources, now time.Time, stage1 string, required core.Quantities) core.Resources {
 	info := c.fw.info
 	if info.Checkpoint && !a.info.Checkpoint {
 		return nil
@@ -969,7 +1015,7 @@ func (r *Reference) offerFor(c candidate, a *refAgent, free core.Resources, now 
 		return nil
 	}
 	res := offerable(free, c.role, info.Capabilities)
-	if caps := r.caps(c.role, stage1); caps != nil {
+	if caps := r.caps(c.role, stage1, required); caps != nil {
 		res = shrinkScalars(res, caps)
 	}
 	if len(res) == 0 {
@@ -1007,12 +1053,13 @@ func (r *Reference) allocateAgent(a *refAgent, now time.Time, out *Output) {
 		}
 		var best candidate
 		var res core.Resources
+		required := r.required()
 		pick := func(list []candidate, stage1 string) bool {
 			for _, c := range list {
 				if slices.Contains(tried, c) {
 					continue
 				}
-				if off := r.offerFor(c, a, free, now, stage1); off != nil {
+				if off := r.offerFor(c, a, free, now, stage1, required); off != nil {
 					best, res = c, off
 					return true
 				}
@@ -1022,14 +1069,20 @@ func (r *Reference) allocateAgent(a *refAgent, now time.Time, out *Output) {
 		cands := r.candidates()
 		totals := r.totals()
 		found := false
-		for _, q := range r.quotaOrder() {
-			var sub []candidate
+		order := r.quotaOrder()
+		// The candidates under each guaranteed role.
+		under := map[string][]candidate{}
+		if len(order) > 0 {
 			for _, c := range cands {
-				if core.IsSubRoleOf(c.role, q) {
-					sub = append(sub, c)
+				for x, ok := c.role, true; ok; x, ok = core.ParentRole(x) {
+					if _, has := r.quotas[x]; has {
+						under[x] = append(under[x], c)
+					}
 				}
 			}
-			if pick(r.order(sub, totals), q) {
+		}
+		for _, q := range order {
+			if pick(r.order(under[q], totals), q) {
 				found = true
 				break
 			}
@@ -1048,6 +1101,7 @@ func (r *Reference) makeOffer(a *refAgent, c candidate, res core.Resources, now 
 	r.offers[o.ID] = o
 	a.offers = append(a.offers, o.ID)
 	r.charge(allocKey{c.fw.info.ID, c.role}, res, +1)
+	r.freed(a, res, -1)
 	c.fw.lastOffer[c.role] = r.sweepNo
 	r.stats.Offers++
 	out.Offers = append(out.Offers, o.Offer)
