@@ -78,8 +78,9 @@
 // role), the sweep rescinds one outstanding offer, among those the starved
 // candidate is not barred from by the checkpoint, GPU and reservation
 // rules, of the candidate furthest above its fair share at that moment
-// (ties: oldest offer first), and allocates that agent again at once; at
-// most Options.MaxStarvationRescinds per sweep. Offers are also rescinded
+// (ties: oldest offer first), and allocates that agent again at once,
+// offering the victim nothing from it in that step; at most
+// Options.MaxStarvationRescinds per sweep. Offers are also rescinded
 // when their agent or framework goes away or is deactivated, when their role
 // is suppressed, when a lowered quota limit is exceeded, and when an agent's
 // total or slack shrinks below them.

@@ -1042,10 +1042,15 @@ func (f refFilter) blocks(res core.Resources, now time.Time) bool {
 // allocateAgent offers a's free resources, best candidate first, until no
 // candidate can take anything.
 func (r *Reference) allocateAgent(a *refAgent, now time.Time, out *Output) {
+	r.allocateAgentExcluding(a, now, out, candidate{})
+}
+
+// allocateAgentExcluding is allocateAgent that offers exclude nothing.
+func (r *Reference) allocateAgentExcluding(a *refAgent, now time.Time, out *Output, exclude candidate) {
 	if !a.active {
 		return
 	}
-	var tried []candidate
+	tried := []candidate{exclude}
 	for {
 		free := r.free(a)
 		if len(free) == 0 {
@@ -1173,9 +1178,10 @@ func (r *Reference) relieveStarvation(now time.Time, out *Output) {
 		if victim == 0 {
 			continue
 		}
-		a := r.agents[r.offers[victim].Agent]
+		o := r.offers[victim]
+		a := r.agents[o.Agent]
 		r.rescind(victim, RescindStarvation, out)
-		r.allocateAgent(a, now, out)
+		r.allocateAgentExcluding(a, now, out, candidate{r.frameworks[o.Framework], o.Role})
 	}
 }
 

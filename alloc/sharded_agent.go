@@ -77,7 +77,7 @@ func (v *agentView) base(role string, revocable bool) (core.Resources, *qvec) {
 // nobody can take anything more. The shard's mu must be held.
 func (s *Sharded) allocateAgent(sh *shard, a *agent, now time.Time, out *Output) {
 	one := [1]*agent{a}
-	s.allocateAgents(sh, one[:], now, out, nil)
+	s.allocateAgents(sh, one[:], now, out, nil, nil)
 }
 
 // batchSize is how many agents one hold of Sharded.mu picks for. Picking
@@ -110,7 +110,10 @@ func (s *Sharded) applyLocked(sh *shard, a *agent, u *uncharge) {
 // pre, when not nil, is applied under the first hold of Sharded.mu, before
 // any pick, and belongs to agents[0]: an event's own accounting rides along
 // with its allocation, so that the event takes the engine lock once.
-func (s *Sharded) allocateAgents(sh *shard, agents []*agent, now time.Time, out *Output, pre *uncharge) {
+//
+// exclude, when not nil, is not offered anything in this call (a starvation
+// rescind must not hand the agent straight back to its victim).
+func (s *Sharded) allocateAgents(sh *shard, agents []*agent, now time.Time, out *Output, pre *uncharge, exclude *fwRole) {
 	var preAgent *agent
 	if pre != nil {
 		preAgent = agents[0]
@@ -136,7 +139,11 @@ func (s *Sharded) allocateAgents(sh *shard, agents []*agent, now time.Time, out 
 	for len(agents) > 0 || len(open) > 0 {
 		for len(open) < batchSize && len(agents) > 0 {
 			if a := agents[0]; a.active && !a.removed && len(a.free) > 0 {
-				open = append(open, work{a: a})
+				w := work{a: a}
+				if exclude != nil {
+					w.tried = []*fwRole{exclude}
+				}
+				open = append(open, w)
 			}
 			agents = agents[1:]
 		}
@@ -382,7 +389,7 @@ func (s *Sharded) settleWithShardLocked(sh *shard, a *agent, out *Output, pre *u
 		return
 	}
 	one := [1]*agent{a}
-	s.allocateAgents(sh, one[:], s.now(), out, pre)
+	s.allocateAgents(sh, one[:], s.now(), out, pre, nil)
 }
 
 // addFilterShardLocked installs a decline filter on a.

@@ -53,7 +53,7 @@ func (s *Sharded) passShardLocked(sh *shard, now time.Time, out *Output) {
 	if cap(out.Offers) == 0 {
 		out.Offers = make([]Offer, 0, len(todo))
 	}
-	s.allocateAgents(sh, todo, now, out, nil)
+	s.allocateAgents(sh, todo, now, out, nil, nil)
 }
 
 // Sweep implements Allocator.
@@ -171,7 +171,8 @@ func (s *Sharded) relieveStarvation(now time.Time, sweep uint64) {
 			continue
 		}
 		s.rescindShardLocked(victim.agent.shard, victim, RescindStarvation, &out)
-		s.allocateAgent(victim.agent.shard, victim.agent, now, &out)
+		one := [1]*agent{victim.agent}
+		s.allocateAgents(victim.agent.shard, one[:], now, &out, nil, victim.fr)
 	}
 	s.unlockAllShards()
 	s.emit(&out)

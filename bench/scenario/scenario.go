@@ -120,7 +120,9 @@ func Decline(impl string, size Size, res core.Resources) (DeclineResult, error) 
 	var r DeclineResult
 	var c collector
 	clk := NewClock()
-	a, err := New(impl, alloc.Options{Clock: clk, Sink: c.sink, DisableIncremental: true})
+	// Mesos has no starvation rescinds; without this, frameworks left out
+	// of a cycle (more frameworks than agents) would take offers back.
+	a, err := New(impl, alloc.Options{Clock: clk, Sink: c.sink, DisableIncremental: true, MaxStarvationRescinds: -1})
 	if err != nil {
 		return r, err
 	}
@@ -182,7 +184,7 @@ type QuotaResult struct {
 func Quota(impl string, agents int, res core.Resources, roles []QuotaRole) (QuotaResult, error) {
 	var r QuotaResult
 	var c collector
-	a, err := New(impl, alloc.Options{Clock: NewClock(), Sink: c.sink, DisableIncremental: true})
+	a, err := New(impl, alloc.Options{Clock: NewClock(), Sink: c.sink, DisableIncremental: true, MaxStarvationRescinds: -1})
 	if err != nil {
 		return r, err
 	}
