@@ -10,9 +10,13 @@ import (
 // ParseResources parses the Mesos --resources text form:
 // `name(role):value` entries separated by ';', where a value is a decimal
 // scalar, ranges `[a-b, c-d]` or a set `{a,b}`. A role in parentheses is a
-// static reservation (`*` means unreserved). The result is validated and
-// normalized; errors name the offending entry.
+// static reservation (`*` means unreserved). Text that starts with '[' is
+// taken as a JSON array of Resource objects instead, as Mesos flags allow.
+// The result is validated and normalized; errors name the offending entry.
 func ParseResources(text string) (Resources, error) {
+	if t := strings.TrimSpace(text); strings.HasPrefix(t, "[") {
+		return ParseResourcesJSON([]byte(t))
+	}
 	var list []Resource
 	for entry := range strings.SplitSeq(text, ";") {
 		if strings.TrimSpace(entry) == "" {
