@@ -15,14 +15,14 @@ func TestParseResourcesText(t *testing.T) {
 		in, want string
 	}{
 		{"cpus:24;mem:4096;disk(eng):100;ports:[31000-32000]", "cpus:24;mem:4096;disk(eng):100;ports:[31000-32000]"},
-		{" cpus : 1.5 ; cpus:0.5 ", "cpus:2"},                          // same class merges
-		{"cpus(*):1;cpus(eng):1", "cpus:1;cpus(eng):1"},                // '*' is unreserved
-		{"ports:[1-5, 3-3]", ""},                                      // overlap: error
-		{"ports:[10-20,21-30]", "ports:[10-30]"},                      // adjacent ranges merge
-		{"zones:{b,a}", "zones:{a,b}"},                                // sets sort
-		{"cpus:1.5123", "cpus:1.512"},                                 // three decimals
-		{"", ""},                                                      // empty is fine
-		{"gpus:2;mem(eng/ml):64", "gpus:2;mem(eng/ml):64"},            // nested role
+		{" cpus : 1.5 ; cpus:0.5 ", "cpus:2"},                                // same class merges
+		{"cpus(*):1;cpus(eng):1", "cpus:1;cpus(eng):1"},                      // '*' is unreserved
+		{"ports:[1-5, 3-3]", ""},                                             // overlap: error
+		{"ports:[10-20,21-30]", "ports:[10-30]"},                             // adjacent ranges merge
+		{"zones:{b,a}", "zones:{a,b}"},                                       // sets sort
+		{"cpus:1.5123", "cpus:1.512"},                                        // three decimals
+		{"", ""},                                                             // empty is fine
+		{"gpus:2;mem(eng/ml):64", "gpus:2;mem(eng/ml):64"},                   // nested role
 		{`[{"name":"cpus","type":"SCALAR","scalar":{"value":2}}]`, "cpus:2"}, // JSON form
 	} {
 		got, err := ParseResources(tc.in)
