@@ -103,6 +103,7 @@ func (s *Sharded) addAgentShardLocked(sh *shard, info AgentInfo, slack, total, u
 		free:   total,
 		active: true,
 		shard:  sh,
+		offers: make([]*offer, 0, 1),
 	}
 	a.info.Used = nil
 	a.hasGPUs = total.Has(core.GPUs)

@@ -7,7 +7,7 @@ import (
 
 func TestShippedProfilesLoad(t *testing.T) {
 	names := Names()
-	for _, want := range []string{"small", "mesos-grid", "quota"} {
+	for _, want := range []string{"small", "mesos-grid", "quota", "targets"} {
 		p, err := Load(want)
 		if err != nil {
 			t.Fatalf("Load(%q): %v", want, err)

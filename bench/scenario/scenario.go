@@ -118,7 +118,7 @@ type DeclineResult struct {
 // allocation is off so that a cycle is one Sweep.
 func Decline(impl string, size Size, res core.Resources) (DeclineResult, error) {
 	var r DeclineResult
-	var c collector
+	c := collector{offers: make([]alloc.Offer, 0, size.Agents)}
 	clk := NewClock()
 	// Mesos has no starvation rescinds; without this, frameworks left out
 	// of a cycle (more frameworks than agents) would take offers back.
