@@ -55,6 +55,10 @@ type Sharded struct {
 	// framework joins, activates, revives or changes roles; quota or weights
 	// change). Read without locks; written under mu.
 	epoch atomic.Uint64
+	// quotaEpoch moves when a quota cap may have loosened: some role's
+	// unreserved consumption went down, or quota changed. Agents parked
+	// because quota caps alone refused them wait for it.
+	quotaEpoch atomic.Uint64
 
 	sweeps atomic.Uint64
 
@@ -109,8 +113,13 @@ type shard struct {
 	dirty []*agent
 	// seenEpoch is the engine epoch the last full pass of this shard saw.
 	seenEpoch uint64
-	offers    map[OfferID]*offer
-	offerSeq  uint64
+	// quotaParked lists agents refused only by quota caps (agent.quotaParked
+	// says whether an agent is on it); seenQuotaEpoch is the quota epoch
+	// when they were last looked at.
+	quotaParked    []*agent
+	seenQuotaEpoch uint64
+	offers         map[OfferID]*offer
+	offerSeq       uint64
 	// byAge queues offers in creation order, for OfferTimeout.
 	byAge []*offer
 	// filterExpiry is a min-heap of filter expiry times.
@@ -134,10 +143,12 @@ type agent struct {
 	active   bool
 	removed  bool
 	dirty    bool
-	allocs   []*allocation
-	offers   []*offer
-	filters  map[*fwRole]*agentFilter // keyed by framework-role
-	shard    *shard
+	// quotaParked: on the shard's quotaParked list.
+	quotaParked bool
+	allocs      []*allocation
+	offers      []*offer
+	filters     map[*fwRole]*agentFilter // keyed by framework-role
+	shard       *shard
 	// nextExpiry is the earliest filter expiry queued in the shard's heap
 	// for this agent (zero: none queued).
 	nextExpiry time.Time

@@ -181,11 +181,12 @@ func (s *Sharded) allocateAgents(sh *shard, agents []*agent, now time.Time, out 
 					continue
 				}
 			}
-			if w.qBlock {
+			if w.qBlock && !w.a.quotaParked {
 				// Quota caps change as other agents' allocations come and
-				// go, without this agent hearing of it: look again next
-				// sweep.
-				s.markDirtyShardLocked(sh, w.a)
+				// go, without this agent hearing of it: park it until some
+				// consumption goes down or quota changes (quotaEpoch).
+				w.a.quotaParked = true
+				sh.quotaParked = append(sh.quotaParked, w.a)
 			}
 		}
 		open = kept

@@ -312,6 +312,7 @@ func (s *Sharded) RemoveAgent(id AgentID) error {
 		delete(sh.agents, id)
 		sh.list = slices.DeleteFunc(sh.list, func(x *agent) bool { return x == a })
 		sh.dirty = slices.DeleteFunc(sh.dirty, func(x *agent) bool { return x == a })
+		sh.quotaParked = slices.DeleteFunc(sh.quotaParked, func(x *agent) bool { return x == a })
 		return nil
 	})
 }
@@ -766,6 +767,7 @@ func (s *Sharded) SetQuota(roleName string, q Quota) error {
 	s.setQuotaLocked(r, s.quotas[roleName])
 	over := s.overLimitLocked(r)
 	s.epoch.Add(1)
+	s.quotaEpoch.Add(1)
 	s.mu.Unlock()
 	if over {
 		s.rescindOverLimit(r)

@@ -232,6 +232,9 @@ func (s *Sharded) chargeLocked(fr *fwRole, res core.Resources, sign int, agentAc
 		// Offered or allocated resources are no longer free.
 		s.available.sub(&u)
 	}
+	if sign < 0 && hasU {
+		s.quotaEpoch.Add(1) // a cap may have loosened
+	}
 }
 
 // rekeyRoleLocked refreshes x's key in its parent's order.

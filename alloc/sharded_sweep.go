@@ -41,6 +41,16 @@ func (s *Sharded) allocateAll() {
 // offer: all of them when the epoch moved since the shard's last full pass,
 // else only the dirty ones.
 func (s *Sharded) passShardLocked(sh *shard, now time.Time, out *Output) {
+	if ep := s.quotaEpoch.Load(); sh.seenQuotaEpoch != ep && len(sh.quotaParked) > 0 {
+		// Quota may have loosened: look at the parked agents again (via
+		// the dirty list, which holds an agent once).
+		sh.seenQuotaEpoch = ep
+		for _, a := range sh.quotaParked {
+			a.quotaParked = false
+			s.markDirtyShardLocked(sh, a)
+		}
+		sh.quotaParked = sh.quotaParked[:0]
+	}
 	todo := sh.dirty
 	sh.dirty = nil
 	for _, a := range todo {
