@@ -19,8 +19,8 @@ import (
 //     frameworks (unless gpusToAll), and agents that do not checkpoint only
 //     to frameworks that do not ask for it;
 //   - no offer breaks a decline filter that was active when it was made;
-//   - no role holds an offer of unreserved resources while its consumption
-//     is above one of its (or its ancestors') quota limits.
+//   - no role holds an offer of an unreserved resource while its (or an
+//     ancestor's) consumption of that resource is above its quota limit.
 //
 // Both engines are checked with it in tests, and the sharded engine checks
 // itself after every call under the invariants build tag.
@@ -33,7 +33,9 @@ func CheckInvariants(s Snapshot, gpusToAll bool) error {
 		fws[s.Frameworks[i].Info.ID] = &s.Frameworks[i]
 	}
 	consumed := map[string]core.Quantities{}
-	offeredUnreserved := map[string]bool{}
+	// offeredUnreserved holds, per role, the unreserved counted resources
+	// of its outstanding offers.
+	offeredUnreserved := map[string]core.Quantities{}
 	charge := func(role string, q core.Quantities) {
 		for r, ok := role, true; ok; r, ok = core.ParentRole(r) {
 			consumed[r] = consumed[r].Add(q)
@@ -61,9 +63,7 @@ func CheckInvariants(s Snapshot, gpusToAll bool) error {
 		for _, o := range a.Offers {
 			take(fmt.Sprintf("offer %d", o.ID), o.Resources)
 			charge(o.Role, unreservedCounted(o.Resources))
-			if !unreservedCounted(o.Resources).IsEmpty() {
-				offeredUnreserved[o.Role] = true
-			}
+			offeredUnreserved[o.Role] = offeredUnreserved[o.Role].Add(unreservedCounted(o.Resources))
 			fw := fws[o.Framework]
 			if fw == nil {
 				fail("offer %d: unknown framework %s", o.ID, o.Framework)
@@ -98,17 +98,15 @@ func CheckInvariants(s Snapshot, gpusToAll bool) error {
 		}
 	}
 	for role, q := range s.Quotas {
-		if len(q.Limit) == 0 {
-			continue
-		}
 		c := consumed[role]
-		over := !q.Limit.Contains(c.Min(q.Limit))
-		if !over {
-			continue
-		}
-		for r := range offeredUnreserved {
-			if core.IsSubRoleOf(r, role) {
-				fail("role %q: consumption %s is over its limit %s while %q holds an unreserved offer", role, c, q.Limit, r)
+		for _, l := range q.Limit {
+			if c.Get(l.Name) <= l.Value {
+				continue
+			}
+			for r, off := range offeredUnreserved {
+				if core.IsSubRoleOf(r, role) && off.Get(l.Name) > 0 {
+					fail("role %q: consumes %s of %s, over its limit %s, while %q holds an unreserved offer of it", role, c.Get(l.Name), l.Name, l.Value, r)
+				}
 			}
 		}
 	}

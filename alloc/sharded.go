@@ -93,6 +93,9 @@ type Sharded struct {
 	sweepNo uint64
 	// genSeq hands out filter generations, unique across frameworks.
 	genSeq uint64
+	// overLimit lists roles a new reservation pushed over a quota limit;
+	// rescindPendingOverLimit empties it.
+	overLimit []*role
 }
 
 var _ Allocator = (*Sharded)(nil)

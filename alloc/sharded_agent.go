@@ -244,6 +244,13 @@ func (p *picker) pickLocked(a *agent, tried []*fwRole) (*fwRole, core.Resources)
 	return p.best, p.res
 }
 
+// plain reports whether the agent being picked for has neither
+// reservations nor revocable slack, so that quota caps are all that can
+// differ between candidates of a role (and only in stage two).
+func (p *picker) plain() bool {
+	return p.stage1 == nil && !p.a.reserved && len(p.a.slack) == 0
+}
+
 // tryQuota walks a guaranteed role's subtree in stage one.
 func (p *picker) tryQuota(q *role) bool {
 	p.stage1 = q
@@ -255,6 +262,12 @@ func (p *picker) tryQuota(q *role) bool {
 // sub-role.
 func (p *picker) tryEntry(e *orderEntry) bool {
 	if e.self {
+		if p.plain() && e.r.customMin == 0 && e.r.quotaBlocked == p.s.quotaEpoch.Load()+1 {
+			// Every candidate here was refused by quota caps alone on an
+			// agent like this one, and no cap has loosened since.
+			p.quotaBlocked = true
+			return true
+		}
 		e.r.fws.Ascend(p.visitFw)
 	} else {
 		e.r.order.Ascend(p.visitEntry)
@@ -269,6 +282,13 @@ func (p *picker) tryFw(fr *fwRole) bool {
 	}
 	r, qb := p.s.offerForLocked(fr, p.a, &p.v, p.now, p.stage1)
 	p.quotaBlocked = p.quotaBlocked || qb
+	if qb && fr.minAlloc == nil && p.plain() {
+		// Quota caps depend on the role, not the agent: any agent without
+		// reservations or revocable slack would be refused the same way,
+		// for every candidate of the role that uses the default minimum,
+		// until the quota epoch moves.
+		fr.role.quotaBlocked = p.s.quotaEpoch.Load() + 1
+	}
 	if r == nil {
 		return true
 	}
@@ -487,6 +507,7 @@ func (s *Sharded) addAvailableLocked(free core.Resources, sign int) {
 	u := s.names.vec(free, unreserved)
 	if sign > 0 {
 		s.available.add(&u)
+		s.quotaEpoch.Add(1) // more headroom: a cap may have loosened
 	} else {
 		s.available.sub(&u)
 	}

@@ -88,7 +88,20 @@ func (s *Sharded) AddAgent(info AgentInfo) error {
 	err := s.addAgentShardLocked(sh, info, slack, total, used, &out)
 	sh.mu.Unlock()
 	s.emit(&out)
+	s.rescindPendingOverLimit()
 	return err
+}
+
+// rescindPendingOverLimit rescinds offers of roles that a new reservation
+// pushed over a quota limit. No shard lock may be held.
+func (s *Sharded) rescindPendingOverLimit() {
+	s.mu.Lock()
+	roles := s.overLimit
+	s.overLimit = nil
+	s.mu.Unlock()
+	for _, r := range roles {
+		s.rescindOverLimit(r)
+	}
 }
 
 func (s *Sharded) addAgentShardLocked(sh *shard, info AgentInfo, slack, total, used core.Resources, out *Output) error {
@@ -116,6 +129,11 @@ func (s *Sharded) addAgentShardLocked(sh *shard, info AgentInfo, slack, total, u
 		fr := s.fwRoleLocked(u.Framework, u.Role)
 		a.addAllocation(fr, u.Resources)
 		s.chargeLocked(fr, u.Resources, +1, false)
+		for x := fr.role; x != s.root; x = x.parent {
+			if x.overLimit() && !slices.Contains(s.overLimit, x) {
+				s.overLimit = append(s.overLimit, x) // see rescindPendingOverLimit
+			}
+		}
 	}
 	s.addAvailableLocked(a.free, +1)
 	s.addReservedLocked(info.Total, +1)
@@ -164,6 +182,7 @@ func (s *Sharded) UpdateAgentTotal(id AgentID, total core.Resources) error {
 	if err := s.admit("agent total", total); err != nil {
 		return err
 	}
+	defer s.rescindPendingOverLimit()
 	return s.withAgent(id, func(sh *shard, a *agent, out *Output) error {
 		newTotal := total
 		if len(a.slack) > 0 {
@@ -186,9 +205,21 @@ func (s *Sharded) UpdateAgentTotal(id AgentID, total core.Resources) error {
 		a.info.Total = total
 		a.total = newTotal
 		a.free = newTotal.Sub(a.used())
+		gained := !a.hasGPUs && newTotal.Has(core.GPUs)
 		a.hasGPUs = newTotal.Has(core.GPUs)
 		a.reserved = slices.ContainsFunc(newTotal, func(r core.Resource) bool { return r.IsReserved() })
 		s.addReservedLocked(total, +1)
+		if gained && !s.opts.OfferGPUsToAll {
+			// The agent has GPUs now: offers to frameworks without
+			// GPU_RESOURCES are void.
+			for i := len(a.offers) - 1; i >= 0; i-- {
+				if o := a.offers[i]; !o.fr.fw.info.Capabilities.Has(GPUResources) {
+					s.mu.Unlock()
+					s.rescindShardLocked(sh, o, RescindAgentUpdated, out)
+					s.mu.Lock()
+				}
+			}
+		}
 		s.addTotalsLocked(total, +1)
 		if a.active {
 			s.addAvailableLocked(a.free, +1)
@@ -376,6 +407,7 @@ func (s *Sharded) applyInfoLocked(fw *framework, info FrameworkInfo, mins map[st
 	}
 	for _, name := range info.Roles {
 		fr := s.fwRoleLocked(fw.id, name)
+		s.removeCandidateLocked(fr) // its minimum may change: re-enter below
 		fr.subscribed = true
 		fr.suppressed = slices.Contains(info.Suppressed, name)
 		fr.minAlloc = mins[name]
@@ -400,8 +432,18 @@ func (s *Sharded) UpdateFramework(info FrameworkInfo) error {
 	s.applyInfoLocked(fw, info, mins)
 	s.epoch.Add(1)
 	s.mu.Unlock()
-	// Offers for roles it left or now suppresses are void.
-	s.rescindWhere(func(o *offer) bool { return !o.fr.candidate() && o.fr.fw == fw }, RescindSuppressed)
+	// Offers for roles it left or now suppresses are void, and so are
+	// offers its new capabilities or checkpointing no longer allow.
+	s.rescindWhere(func(o *offer) bool {
+		if o.fr.fw != fw {
+			return false
+		}
+		caps := fw.info.Capabilities
+		return !o.fr.candidate() ||
+			(!caps.Has(RevocableResources) && len(o.Resources.Revocable()) > 0) ||
+			(o.agent.hasGPUs && !s.opts.OfferGPUsToAll && !caps.Has(GPUResources)) ||
+			(fw.info.Checkpoint && !o.agent.info.Checkpoint)
+	}, RescindSuppressed)
 	s.allocateAll()
 	return nil
 }
@@ -701,6 +743,7 @@ func (s *Sharded) UpdateAllocation(fwID FrameworkID, agentID AgentID, role strin
 	if !slices.Equal(from.Quantities(), to.Quantities()) {
 		return fmt.Errorf("%w: operation changes quantities: %s -> %s", ErrBadArgument, from, to)
 	}
+	defer s.rescindPendingOverLimit()
 	return s.withAgent(agentID, func(sh *shard, a *agent, out *Output) error {
 		i := a.findAllocation(fwID, role)
 		if i < 0 || !a.allocs[i].res.Contains(from) {

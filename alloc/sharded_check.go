@@ -147,6 +147,16 @@ func (s *Sharded) checkAccounting() error {
 		if r.inParent != (r.active > 0) {
 			fail("role %q: inParent %v with %d active", name, r.inParent, r.active)
 		}
+		custom := 0
+		r.fws.Ascend(func(fr *fwRole) bool {
+			if fr.minAlloc != nil {
+				custom++
+			}
+			return true
+		})
+		if custom != r.customMin {
+			fail("role %q: customMin %d, want %d", name, r.customMin, custom)
+		}
 		if r.selfIn != (r.fws.Len() > 0) {
 			fail("role %q: selfIn %v with %d candidates", name, r.selfIn, r.fws.Len())
 		}

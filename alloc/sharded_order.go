@@ -1,6 +1,7 @@
 package alloc
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/google/btree"
@@ -48,6 +49,12 @@ type role struct {
 
 	quotaShare  float64 // key in Sharded.guaranteeOrder
 	inGuarantee bool
+	// customMin counts the candidates in fws with their own
+	// min_allocatable. quotaBlocked is the quota epoch + 1 at which every
+	// other candidate was refused by quota caps alone on an agent without
+	// reservations or slack (see picker.tryEntry).
+	customMin    int
+	quotaBlocked uint64
 }
 
 // orderEntry is an item of a role's order: a sub-role (self false) or the
@@ -150,6 +157,9 @@ func (s *Sharded) addCandidateLocked(fr *fwRole) {
 	fr.share = s.shareOf(&fr.alloc, 1)
 	r.fws.ReplaceOrInsert(fr)
 	fr.inOrder = true
+	if fr.minAlloc != nil {
+		r.customMin++
+	}
 	if !r.selfIn {
 		r.selfEntry.share = s.shareOf(&r.selfAlloc, r.weight)
 		r.order.ReplaceOrInsert(&r.selfEntry)
@@ -174,6 +184,9 @@ func (s *Sharded) removeCandidateLocked(fr *fwRole) {
 	r := fr.role
 	r.fws.Delete(fr)
 	fr.inOrder = false
+	if fr.minAlloc != nil {
+		r.customMin--
+	}
 	if r.fws.Len() == 0 && r.selfIn {
 		r.order.Delete(&r.selfEntry)
 		r.selfIn = false
@@ -288,6 +301,11 @@ func (s *Sharded) addReservedLocked(res core.Resources, sign int) {
 		for x := s.roleLocked(r.Role()); x != s.root; x = x.parent {
 			x.reserved[idx] += int64(sign) * int64(r.Scalar)
 			s.updateUnmetLocked(x)
+			if sign > 0 && x.overLimit() && !slices.Contains(s.overLimit, x) {
+				// A reservation pushed x over its limit: its offers are
+				// rescinded once the caller has let go of its shard.
+				s.overLimit = append(s.overLimit, x)
+			}
 		}
 	}
 }

@@ -41,7 +41,7 @@ func (s *Sharded) allocateAll() {
 // offer: all of them when the epoch moved since the shard's last full pass,
 // else only the dirty ones.
 func (s *Sharded) passShardLocked(sh *shard, now time.Time, out *Output) {
-	if ep := s.quotaEpoch.Load(); sh.seenQuotaEpoch != ep && len(sh.quotaParked) > 0 {
+	if ep := s.quotaEpoch.Load(); sh.seenQuotaEpoch != ep {
 		// Quota may have loosened: look at the parked agents again (via
 		// the dirty list, which holds an agent once).
 		sh.seenQuotaEpoch = ep
