@@ -93,6 +93,10 @@ type Sharded struct {
 	sweepNo uint64
 	// genSeq hands out filter generations, unique across frameworks.
 	genSeq uint64
+	// allQuotaBlocked remembers (quota epoch + 1, epoch) when a plain
+	// agent's walk found every candidate blocked by quota caps alone (see
+	// picker.pickLocked).
+	allQuotaBlocked [2]uint64
 	// overLimit lists roles a new reservation pushed over a quota limit;
 	// rescindPendingOverLimit empties it.
 	overLimit []*role

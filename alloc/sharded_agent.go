@@ -207,6 +207,9 @@ type picker struct {
 	best         *fwRole
 	res          core.Resources
 	quotaBlocked bool
+	// other: some candidate was refused for a reason that depends on the
+	// agent, so "nobody can take anything" does not carry to other agents.
+	other bool
 
 	visitFw    func(*fwRole) bool
 	visitEntry func(*orderEntry) bool
@@ -231,16 +234,27 @@ func (s *Sharded) newPicker() *picker {
 // what it would be offered; p.quotaBlocked then says some candidate was
 // denied by quota caps alone.
 func (p *picker) pickLocked(a *agent, tried []*fwRole) (*fwRole, core.Resources) {
-	p.a, p.tried, p.best, p.res, p.quotaBlocked = a, tried, nil, nil, false
-	p.v = newAgentView(a, &p.s.names)
-	if p.s.guaranteeOrder.Len() > 0 {
-		p.s.guaranteeOrder.Ascend(p.visitQuota)
+	p.a, p.tried, p.best, p.res, p.quotaBlocked, p.other = a, tried, nil, nil, false, false
+	s := p.s
+	memo := [2]uint64{s.quotaEpoch.Load() + 1, s.epoch.Load()}
+	if p.plain() && s.guaranteeOrder.Len() == 0 && s.allQuotaBlocked == memo {
+		// A plain agent's walk found every candidate blocked by quota
+		// caps alone, and neither quota nor the candidates changed since.
+		p.quotaBlocked = true
+		return nil, nil
+	}
+	p.v = newAgentView(a, &s.names)
+	if s.guaranteeOrder.Len() > 0 {
+		s.guaranteeOrder.Ascend(p.visitQuota)
 		p.stage1 = nil
 		if p.best != nil {
 			return p.best, p.res
 		}
 	}
-	p.s.root.order.Ascend(p.visitEntry)
+	s.root.order.Ascend(p.visitEntry)
+	if p.best == nil && p.quotaBlocked && !p.other && p.plain() && s.guaranteeOrder.Len() == 0 {
+		s.allQuotaBlocked = memo
+	}
 	return p.best, p.res
 }
 
@@ -278,16 +292,23 @@ func (p *picker) tryEntry(e *orderEntry) bool {
 // tryFw checks one candidate; it returns false (stop) when it is picked.
 func (p *picker) tryFw(fr *fwRole) bool {
 	if slices.Contains(p.tried, fr) {
+		p.other = true
 		return true
 	}
-	r, qb := p.s.offerForLocked(fr, p.a, &p.v, p.now, p.stage1)
-	p.quotaBlocked = p.quotaBlocked || qb
-	if qb && fr.minAlloc == nil && p.plain() {
-		// Quota caps depend on the role, not the agent: any agent without
-		// reservations or revocable slack would be refused the same way,
-		// for every candidate of the role that uses the default minimum,
-		// until the quota epoch moves.
-		fr.role.quotaBlocked = p.s.quotaEpoch.Load() + 1
+	r, why := p.s.offerForLocked(fr, p.a, &p.v, p.now, p.stage1)
+	switch why {
+	case refusedQuotaAnywhere:
+		p.quotaBlocked = true
+		if p.stage1 == nil {
+			// Quota caps depend on the role, not the agent: every plain
+			// agent refuses every default-minimum candidate of this role
+			// until the quota epoch moves.
+			fr.role.quotaBlocked = p.s.quotaEpoch.Load() + 1
+		}
+	case refusedQuota:
+		p.quotaBlocked, p.other = true, true
+	case refusedOther:
+		p.other = true
 	}
 	if r == nil {
 		return true
@@ -296,43 +317,87 @@ func (p *picker) tryFw(fr *fwRole) bool {
 	return false
 }
 
-// offerForLocked returns what fr may be offered on a, or nil. The second
-// result says the candidate was refused only because of quota caps.
-func (s *Sharded) offerForLocked(fr *fwRole, a *agent, v *agentView, now time.Time, stage1 *role) (core.Resources, bool) {
+// refusal says why a candidate was offered nothing.
+type refusal uint8
+
+const (
+	accepted refusal = iota
+	// refusedOther: a rule that depends on the agent (filters, checkpoint,
+	// GPUs, what is free, min_allocatable on what is left).
+	refusedOther
+	// refusedQuota: quota caps shrank the offer below the minimum, on this
+	// agent's resources.
+	refusedQuota
+	// refusedQuotaAnywhere: quota caps leave no minimum alternative on any
+	// agent without reservations or revocable slack; see picker.plain.
+	refusedQuotaAnywhere
+)
+
+// offerForLocked returns what fr may be offered on a, or nil and why not.
+func (s *Sharded) offerForLocked(fr *fwRole, a *agent, v *agentView, now time.Time, stage1 *role) (core.Resources, refusal) {
 	fw := fr.fw
 	caps := fw.info.Capabilities
 	if fw.info.Checkpoint && !a.info.Checkpoint {
-		return nil, false
+		return nil, refusedOther
 	}
 	if a.hasGPUs && !s.opts.OfferGPUsToAll && !caps.Has(GPUResources) {
-		return nil, false
+		return nil, refusedOther
+	}
+	qc := s.capsLocked(fr.role, stage1)
+	if qc.set != 0 && fr.minAlloc == nil && qc.blocksAll(s.minAlloc) && !a.reserved && len(a.slack) == 0 {
+		return nil, refusedQuotaAnywhere
 	}
 	res, counts := v.base(fr.role.name, caps.Has(RevocableResources))
 	if len(res) == 0 {
-		return nil, false
+		return nil, refusedOther
 	}
 	shrunk := false
-	if qc := s.capsLocked(fr.role, stage1); qc.set != 0 {
+	if qc.set != 0 {
 		if capped := qc.shrink(res, &s.names); len(capped) != len(res) || &capped[0] != &res[0] {
 			res, shrunk = capped, true
 			if len(res) == 0 {
-				return nil, true
+				return nil, refusedQuota
 			}
 			c := s.names.vec(res, members)
 			counts = &c
 		}
 	}
 	if f := a.filters[fr]; f != nil && f.gen == fr.filterGen && f.blocks(res, now) {
-		return nil, false
+		return nil, refusedOther
 	}
 	mins := fr.minAlloc
 	if mins == nil {
 		mins = s.minAlloc
 	}
 	if !meetsMinVec(counts, mins) {
-		return nil, shrunk
+		if shrunk {
+			return nil, refusedQuota
+		}
+		return nil, refusedOther
 	}
-	return res, false
+	return res, accepted
+}
+
+// blocksAll reports whether the caps leave no min_allocatable alternative
+// reachable from unreserved non-revocable resources: every alternative
+// needs some resource capped to zero.
+func (c *capVec) blocksAll(mins []qvec) bool {
+	if len(mins) == 0 {
+		return false
+	}
+	for i := range mins {
+		blocked := false
+		for n, need := range mins[i] {
+			if need > 0 && c.set&(1<<n) != 0 && c.v[n] == 0 {
+				blocked = true
+				break
+			}
+		}
+		if !blocked {
+			return false
+		}
+	}
+	return true
 }
 
 // recordOfferShardLocked records an offer already charged under mu.
