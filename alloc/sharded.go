@@ -36,6 +36,16 @@ import (
 // candidate appears: the global epoch moves). A sweep over a cluster where
 // every offer was declined with a long filter therefore costs nearly nothing.
 //
+// Quota gets the same treatment. An agent refused only because of quota
+// caps waits for the quota epoch, which moves whenever a cap may loosen
+// (consumption goes down, headroom grows, quota changes). Caps depend on
+// the role, not the agent, so a role whose caps leave no min_allocatable
+// alternative is skipped whole on agents without reservations or revocable
+// slack, and a walk that found only such roles is not repeated for the
+// next such agent until either epoch moves. Without this, the quota shape
+// (3000 roles at their limits) walked every role for every leftover agent:
+// about 800 ms a cycle, against about 12 ms with it.
+//
 // # Lock order
 //
 // shard.mu before Sharded.mu; several shards only in increasing index order

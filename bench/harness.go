@@ -265,7 +265,7 @@ func (h *harness) incremental(res core.Resources) ([]row, error) {
 		if impl == "reference" {
 			// The reference sorts every candidate for every pick: fewer
 			// events keep it to seconds.
-			events = max(events/200, 200)
+			events = max(events/1000, 100)
 			h.notes = append(h.notes, fmt.Sprintf("reference latency rows use %d events (sharded: %d)", events, max(h.p.Bench.Events, 1000)))
 		}
 		fmt.Fprintf(h.progress, "incremental %s %s\n", impl, size)

@@ -231,6 +231,9 @@ func labelsOf(l *labelsJSON) []Label {
 // validated, normalized Resources.
 func ParseResourcesJSON(data []byte) (Resources, error) {
 	data = bytes.TrimSpace(data)
+	if bytes.Equal(data, []byte("null")) {
+		return nil, nil // what encoding/json makes of an empty list
+	}
 	if len(data) == 0 || data[0] != '[' {
 		return nil, fmt.Errorf("%w: want a JSON array of resources", ErrBadResource)
 	}
