@@ -199,7 +199,7 @@ var (
 //
 // Every method may be called from any goroutine. Methods that change what
 // could be offered allocate at once ("incremental allocation", unless
-// Options.Incremental is false) and deliver the result to the Sink before
+// Options.DisableIncremental is set) and deliver the result to the Sink before
 // they return; Sweep is the periodic safety net that also expires filters
 // and offers.
 type Allocator interface {

@@ -46,9 +46,11 @@
 // quota share first (consumption over guarantee, the max over named
 // resources); a stage-one offer carries guaranteed scalars only up to the
 // unmet amount. Stage two walks the role tree: at each level the child
-// with the lowest weighted dominant share first (ties by name); a role that
-// has frameworks and sub-roles competes with its own sub-roles as a "self"
-// entry; within a role, frameworks by their dominant share in that role
+// with the lowest weighted dominant share first (ties by name, then the
+// self entry first); a role that has frameworks and sub-roles competes with
+// its own sub-roles as a "self" entry, whose share is its own frameworks'
+// allocation, unweighted (Mesos's virtual leaf "role/." has no weight of
+// its own); within a role, frameworks by their dominant share in that role
 // (ties by ID). A dominant share is the max over scalar names, except
 // Options.ExcludedFromShares, of allocation over cluster total; a role's
 // share covers its whole subtree and is divided by its weight. Revocable

@@ -780,9 +780,6 @@ func (s *Sharded) SetWeight(roleName string, w float64) error {
 	r := s.roleLocked(roleName)
 	r.weight = w
 	s.rekeyRoleLocked(r)
-	if r.selfIn {
-		rekeyEntry(r.order, &r.selfEntry, s.shareOf(&r.selfAlloc, r.weight))
-	}
 	s.mu.Unlock()
 	return nil
 }

@@ -161,7 +161,7 @@ func (s *Sharded) addCandidateLocked(fr *fwRole) {
 		r.customMin++
 	}
 	if !r.selfIn {
-		r.selfEntry.share = s.shareOf(&r.selfAlloc, r.weight)
+		r.selfEntry.share = s.shareOf(&r.selfAlloc, 1)
 		r.order.ReplaceOrInsert(&r.selfEntry)
 		r.selfIn = true
 	}
@@ -231,7 +231,7 @@ func (s *Sharded) chargeLocked(fr *fwRole, res core.Resources, sign int, agentAc
 	r := fr.role
 	r.selfAlloc.add(&q)
 	if r.selfIn {
-		rekeyEntry(r.order, &r.selfEntry, s.shareOf(&r.selfAlloc, r.weight))
+		rekeyEntry(r.order, &r.selfEntry, s.shareOf(&r.selfAlloc, 1))
 	}
 	for x := r; x != s.root; x = x.parent {
 		x.alloc.add(&q)
@@ -415,7 +415,7 @@ func (s *Sharded) rekeyAllLocked() {
 	for _, r := range append(s.rolesList(), s.root) {
 		r.order.Clear(false)
 		if r.selfIn {
-			r.selfEntry.share = s.shareOf(&r.selfAlloc, r.weight)
+			r.selfEntry.share = s.shareOf(&r.selfAlloc, 1)
 			r.order.ReplaceOrInsert(&r.selfEntry)
 		}
 		for _, c := range r.children {
