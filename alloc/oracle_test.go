@@ -76,7 +76,7 @@ func (e *oracleEngine) settle(t *testing.T) {
 
 func oracleRun(t *testing.T, seed uint64) {
 	r := rand.New(rand.NewPCG(seed, 99))
-	clk := &manualClock{t: transcriptEpoch}
+	clk := newFakeClock()
 	mk := func(name string, build func(Options) (Allocator, error)) *oracleEngine {
 		e := &oracleEngine{name: name}
 		a, err := build(Options{Clock: clk, Sink: e.sink, DisableIncremental: true, MaxStarvationRescinds: -1, Shards: 1, Seed: int64(seed)})

@@ -112,6 +112,17 @@ func (t *nameTable) internQuantities(q core.Quantities) error {
 	return nil
 }
 
+// mustIndex returns name's index in names. Every name the engine sees is
+// interned when it enters (Sharded.admit), so a miss is a bug.
+func mustIndex(names []string, name string) int {
+	for j, n := range names {
+		if n == name {
+			return j
+		}
+	}
+	panic(fmt.Sprintf("alloc: resource name %q was not interned", name))
+}
+
 // vecKind selects which entries of a Resources a vector counts.
 type vecKind uint8
 
@@ -137,16 +148,7 @@ func (t *nameTable) vec(res core.Resources, kind vecKind) qvec {
 				continue
 			}
 		}
-		idx := -1
-		for j, n := range names {
-			if n == r.Name {
-				idx = j
-				break
-			}
-		}
-		if idx < 0 {
-			panic(fmt.Sprintf("alloc: resource name %q was not interned", r.Name))
-		}
+		idx := mustIndex(names, r.Name)
 		switch r.Type {
 		case core.Scalar:
 			v[idx] += int64(r.Scalar)
@@ -190,16 +192,7 @@ func (t *nameTable) vecs(res core.Resources) (q, u qvec) {
 		if r.Type != core.Scalar || r.Revocable {
 			continue
 		}
-		idx := -1
-		for j, n := range names {
-			if n == r.Name {
-				idx = j
-				break
-			}
-		}
-		if idx < 0 {
-			panic(fmt.Sprintf("alloc: resource name %q was not interned", r.Name))
-		}
+		idx := mustIndex(names, r.Name)
 		q[idx] += int64(r.Scalar)
 		if !r.IsReserved() {
 			u[idx] += int64(r.Scalar)

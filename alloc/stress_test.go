@@ -24,7 +24,7 @@ func TestShardedConcurrentStress(t *testing.T) {
 }
 
 func stress(t *testing.T, shards, workers, steps int) {
-	clk := &manualClock{t: transcriptEpoch}
+	clk := newFakeClock()
 	var mu sync.Mutex
 	offers := map[OfferID]Offer{}
 	sink := func(o Output) {

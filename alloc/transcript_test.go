@@ -30,7 +30,7 @@ func TestTranscripts(t *testing.T) {
 
 type transcript struct {
 	t      *testing.T
-	clock  *manualClock
+	clock  *fakeClock
 	a      Allocator
 	opts   Options
 	mu     sync.Mutex
@@ -42,7 +42,7 @@ type transcript struct {
 func newTranscript(t *testing.T) *transcript {
 	h := &transcript{
 		t:      t,
-		clock:  &manualClock{t: transcriptEpoch},
+		clock:  newFakeClock(),
 		labels: map[OfferID]string{},
 		ids:    map[string]OfferID{},
 	}
