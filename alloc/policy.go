@@ -137,6 +137,13 @@ func validateQuota(role string, q Quota) error {
 	if err := core.ValidateRole(role); err != nil {
 		return fmt.Errorf("%w: %v", ErrBadArgument, err)
 	}
+	for _, list := range []core.Quantities{q.Guarantee, q.Limit} {
+		for i := 1; i < len(list); i++ {
+			if list[i-1].Name >= list[i].Name {
+				return fmt.Errorf("%w: role %q: quota quantities must be sorted by name without repeats (build them with core.QuantitiesOf)", ErrBadArgument, role)
+			}
+		}
+	}
 	for _, g := range q.Guarantee {
 		if g.Value < 0 {
 			return fmt.Errorf("%w: negative guarantee for %s", ErrBadArgument, g.Name)
@@ -163,16 +170,6 @@ func validateWeight(role string, w float64) error {
 	return nil
 }
 
-// hasQuotaLimit reports whether q limits name.
-func hasLimit(q *Quota, name string) bool {
-	for _, l := range q.Limit {
-		if l.Name == name {
-			return true
-		}
-	}
-	return false
-}
-
 // offerable returns the part of free that may be offered to a framework
 // with caps in role: resources allocatable to the role, without revocable
 // ones unless the framework takes them.
@@ -194,29 +191,6 @@ func meetsMin(q core.Quantities, mins []core.Quantities) bool {
 		}
 	}
 	return false
-}
-
-// shrinkScalars caps, per name, the unreserved non-revocable scalar entries
-// of res at the amounts in caps (names absent from caps are not capped).
-// Reserved and revocable resources are untouched: quota counts reservations
-// when they are made, and revocable resources are outside quota.
-func shrinkScalars(res core.Resources, caps map[string]core.Value) core.Resources {
-	if len(caps) == 0 {
-		return res
-	}
-	out := res[:0:0]
-	for _, r := range res {
-		if r.Type == core.Scalar && !r.IsReserved() && !r.Revocable {
-			if c, ok := caps[r.Name]; ok {
-				if c <= 0 {
-					continue
-				}
-				r.Scalar = min(r.Scalar, c)
-			}
-		}
-		out = append(out, r)
-	}
-	return out
 }
 
 // quotaCounted returns the quantities of res that count against quota and

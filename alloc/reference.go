@@ -696,8 +696,8 @@ func (r *Reference) caps(role, stage1 string, p *refPass, v *refView) map[string
 
 // refCapScalars caps the unreserved non-revocable scalars of res at caps, per
 // name: entries of one name (disk with and without a volume, say) share
-// their name's cap, taken in order. It is policy.go's shrinkScalars, except
-// that shrinkScalars caps each entry on its own.
+// their name's cap, taken in order, as the sharded engine's capVec.shrink
+// does.
 func refCapScalars(res core.Resources, caps map[string]core.Value) core.Resources {
 	if len(caps) == 0 {
 		return res
