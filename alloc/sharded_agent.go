@@ -29,8 +29,13 @@ type viewEntry struct {
 	counts *qvec
 }
 
-func newAgentView(a *agent, names *nameTable) agentView {
-	v := agentView{a: a, names: names}
+// reset points v at a for a new pick. It leaves the count vectors in
+// place (they are recomputed before use) so that a pick does not clear
+// them.
+func (v *agentView) reset(a *agent, names *nameTable) {
+	v.a, v.names = a, names
+	v.all, v.nonRev, v.byRole = nil, nil, nil
+	v.haveAll, v.haveNonRev = false, false
 	if !a.reserved {
 		v.all = a.free
 		if len(a.slack) == 0 {
@@ -39,7 +44,6 @@ func newAgentView(a *agent, names *nameTable) agentView {
 			v.nonRev = a.free.NonRevocable()
 		}
 	}
-	return v
 }
 
 // base returns what the agent could offer to role, without quota caps.
@@ -219,7 +223,8 @@ type picker struct {
 // release drops what the picker points to, so that it keeps nothing alive
 // between calls.
 func (p *picker) release() {
-	p.a, p.v, p.tried, p.best, p.res, p.stage1 = nil, agentView{}, nil, nil, nil, nil
+	p.a, p.tried, p.best, p.res, p.stage1 = nil, nil, nil, nil, nil
+	p.v.a, p.v.all, p.v.nonRev, p.v.byRole = nil, nil, nil, nil
 }
 
 func (s *Sharded) newPicker() *picker {
@@ -243,7 +248,7 @@ func (p *picker) pickLocked(a *agent, tried []*fwRole) (*fwRole, core.Resources)
 		p.quotaBlocked = true
 		return nil, nil
 	}
-	p.v = newAgentView(a, &s.names)
+	p.v.reset(a, &s.names)
 	if s.guaranteeOrder.Len() > 0 {
 		s.guaranteeOrder.Ascend(p.visitQuota)
 		p.stage1 = nil
