@@ -162,8 +162,8 @@ func (s *Sharded) withAgent(id AgentID, fn func(sh *shard, a *agent, out *Output
 	return err
 }
 
-// rescindUntilFitsShardLocked rescinds a's offers, newest first, for which
-// keep returns false... until used fits in limit.
+// rescindUntilFitsShardLocked rescinds a's offers that pick selects,
+// newest first, until what a uses fits in limit.
 func (s *Sharded) rescindUntilFitsShardLocked(sh *shard, a *agent, limit core.Resources, pick func(*offer) bool, why RescindReason, out *Output) {
 	for i := len(a.offers) - 1; i >= 0 && !limit.Contains(a.used()); i-- {
 		if i >= len(a.offers) {

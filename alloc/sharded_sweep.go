@@ -285,19 +285,3 @@ func (s *Sharded) Snapshot() Snapshot {
 	return snap
 }
 
-// shares returns each candidate's dominant share against the exact totals;
-// tests compare it with the reference engine.
-func (s *Sharded) shares() map[FrameworkID]map[string]float64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := map[FrameworkID]map[string]float64{}
-	for id, fw := range s.frameworks {
-		for name, fr := range fw.roles {
-			if out[id] == nil {
-				out[id] = map[string]float64{}
-			}
-			out[id][name] = dominantShareVec(&fr.alloc, &s.totals, &s.skip, 1)
-		}
-	}
-	return out
-}
