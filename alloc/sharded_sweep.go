@@ -284,4 +284,3 @@ func (s *Sharded) Snapshot() Snapshot {
 	}
 	return snap
 }
-
