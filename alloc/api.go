@@ -2,6 +2,7 @@ package alloc
 
 import (
 	"errors"
+	"slices"
 	"time"
 
 	"meseta/core"
@@ -162,10 +163,20 @@ type Revocation struct {
 
 // Output is one batch of decisions. The allocator calls the Sink with it
 // after releasing its locks, so the sink may call back into the allocator.
+// Its slices belong to the allocator and are reused once the Sink returns:
+// a Sink copies what it keeps.
 type Output struct {
 	Offers      []Offer
 	Rescinds    []Rescind
 	Revocations []Revocation
+
+	buf *offerBuf // where Offers came from, to give back after the Sink
+}
+
+// Clone returns a copy of o whose slices are its own, for a Sink that keeps
+// it.
+func (o Output) Clone() Output {
+	return Output{Offers: slices.Clone(o.Offers), Rescinds: slices.Clone(o.Rescinds), Revocations: slices.Clone(o.Revocations)}
 }
 
 // IsEmpty reports whether the batch carries nothing.
@@ -175,7 +186,8 @@ func (o *Output) IsEmpty() bool {
 
 // Sink receives the allocator's decisions. It may be called from several
 // goroutines at once (one per shard): a master that needs one stream should
-// put a channel behind it.
+// put a channel behind it. The Output's slices are only valid until the
+// Sink returns.
 type Sink func(Output)
 
 // Clock is the allocator's only source of time.

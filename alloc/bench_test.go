@@ -119,27 +119,38 @@ func BenchmarkIncrementalLatency(b *testing.B) {
 }
 
 // BenchmarkChurn measures accept+recover events per second with one
-// goroutine per GOMAXPROCS.
+// goroutine per GOMAXPROCS, each driving the agents of its own shards
+// (workers=shard) or every shard (workers=dealt); see scenario.Churn. Each
+// iteration runs GOMAXPROCS=1 and 2 back to back and reports both rates
+// and their ratio.
 func BenchmarkChurn(b *testing.B) {
 	size := scenario.Size{Agents: 2000, Frameworks: 200}
 	for _, impl := range scenario.Impls {
-		for _, procs := range []int{1, 2} {
-			b.Run(fmt.Sprintf("impl=%s/%s/procs=%d", impl, size, procs), func(b *testing.B) {
+		for _, byShard := range []bool{true, false} {
+			workers := "shard"
+			if !byShard {
+				workers = "dealt"
+			}
+			b.Run(fmt.Sprintf("impl=%s/%s/workers=%s", impl, size, workers), func(b *testing.B) {
 				events := 200000
 				if impl == "reference" || testing.Short() {
 					events = 20000
 				}
-				var rate float64
+				var one, two, ratio float64
 				for range b.N {
-					r, err := scenario.Churn(impl, size, mesosAgent, events, procs)
+					p, err := scenario.ChurnPairs(impl, size, mesosAgent, events, 1, byShard)
 					if err != nil {
 						b.Fatal(err)
 					}
-					rate += r
+					one += p[0].One
+					two += p[0].Two
+					ratio += p[0].Ratio()
 				}
-				rate /= float64(b.N)
-				b.ReportMetric(1e9/rate, "ns/op")
-				b.ReportMetric(rate, "events/s")
+				n := float64(b.N)
+				b.ReportMetric(1e9/(two/n), "ns/op")
+				b.ReportMetric(one/n, "events/s-procs1")
+				b.ReportMetric(two/n, "events/s-procs2")
+				b.ReportMetric(ratio/n, "speedup")
 			})
 		}
 	}

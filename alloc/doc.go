@@ -108,6 +108,16 @@
 // is a leaf. Methods named ...Locked need the engine's mu; methods named
 // ...ShardLocked, or taking a *shard first, need that shard's mu.
 //
+// The engine's mu is a sync.RWMutex. Everything that changes engine state
+// holds it for writing. One path holds it for reading only: a Recover or
+// Decline without a filter whose resources the pick hands straight back to
+// the same framework-role (a task ended; its framework is still the
+// furthest below its share), when no quota is set and the framework's role
+// and its ancestors are alone in their orders. Then nothing the engine's
+// mu guards changes at all, and the pick only reads (its writes are quota
+// memos), so such events on different shards run in parallel
+// (Sharded.foldShared).
+//
 // Fairness error. Every pick is atomic under the engine's mu, so no two
 // picks act on the same stale share. Concurrent API calls on different
 // shards allocate at once, so which agent a candidate's turn lands on

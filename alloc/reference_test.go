@@ -818,7 +818,7 @@ func TestReferenceOutput(t *testing.T) {
 	clk := newFakeClock()
 	var got []Output
 	a, err := NewReference(Options{Clock: clk, Sink: func(o Output) {
-		got = append(got, o)
+		got = append(got, o.Clone())
 		_ = a.Stats() // the mutex is free
 	}})
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/google/btree"
@@ -46,9 +47,24 @@ import (
 // (3000 roles at their limits) walked every role for every leftover agent:
 // about 800 ms a cycle, against about 12 ms with it.
 //
+// # Hot path
+//
+// An event that gives resources back (Recover, Decline) does its own
+// accounting in the same hold of Sharded.mu as the pick that re-offers the
+// resources, with the resource vectors worked out before the lock is
+// taken. When the pick hands them straight back to the same framework-role
+// the accounting is skipped as a no-op, under a read lock where that is
+// safe (see the package documentation). The steady-state event allocates
+// nothing: offers are recycled per shard, the offer list handed to the Sink
+// comes from a pool, pickers come from a per-P pool (so that their scratch
+// stays in one core's cache), and agents and shards are padded to whole
+// cache lines and keep their short lists inline (so that two goroutines
+// working on different agents never write the same line).
+//
 // # Lock order
 //
-// shard.mu before Sharded.mu; several shards only in increasing index order
+// shard.mu before Sharded.mu (an RWMutex; see foldShared for its one read
+// path); several shards only in increasing index order
 // (Snapshot), and never while holding Sharded.mu. Methods that need
 // Sharded.mu held end in Locked; those that need a shard's mu held take the
 // shard as their first argument or end in ShardLocked.
@@ -72,6 +88,12 @@ type Sharded struct {
 
 	sweeps atomic.Uint64
 
+	// pickers holds idle pickers. A picker is taken for one allocateAgents
+	// call; the pool keeps one per P at hand, so that the picker's scratch
+	// stays in the cache of the core that uses it, whichever shard it
+	// works on.
+	pickers sync.Pool
+
 	// names interns resource names for the qvec accounting; it has its own
 	// leaf lock. skip marks Options.ExcludedFromShares; minAlloc is
 	// Options.MinAllocatable. Both are fixed at construction.
@@ -83,7 +105,7 @@ type Sharded struct {
 	debugMu sync.Mutex
 
 	// mu guards every field below.
-	mu         sync.Mutex
+	mu         sync.RWMutex
 	frameworks map[FrameworkID]*framework
 	roles      map[string]*role
 	root       *role // the nameless root of the role tree
@@ -120,6 +142,13 @@ const orderTotalsDrift = 0.01
 
 // shard owns a subset of the agents.
 type shard struct {
+	shardState
+	// Pad to a multiple of a cache line: goroutines working on different
+	// shards must not share one.
+	_ [(64 - unsafe.Sizeof(shardState{})%64) % 64]byte
+}
+
+type shardState struct {
 	idx int
 	// mu guards every field below and every agent in agents.
 	mu     sync.Mutex
@@ -139,17 +168,26 @@ type shard struct {
 	offerSeq       uint64
 	// byAge queues offers in creation order, for OfferTimeout.
 	byAge []*offer
+	// spare holds offers that were accepted or declined, for reuse; only
+	// without OfferTimeout, as byAge would still point at them.
+	spare []*offer
 	// filterExpiry is a min-heap of filter expiry times.
 	filterExpiry expiryHeap
-	// picker is reused by every allocation on this shard.
-	picker *picker
 	// Counters for Stats, kept per shard so that concurrent calls on
-	// different shards do not write a shared cache line.
-	offersMade, rescinds, revocations uint64
+	// different shards do not write a shared cache line. folds counts
+	// events settled by foldShared (for tests).
+	offersMade, rescinds, revocations, folds uint64
 }
 
 // agent is one agent's state. Guarded by its shard's mu.
 type agent struct {
+	agentState
+	// Pad to a multiple of a cache line, so that two agents (which
+	// different goroutines may be working on) never share one.
+	_ [(64 - unsafe.Sizeof(agentState{})%64) % 64]byte
+}
+
+type agentState struct {
 	id       AgentID
 	info     AgentInfo      // Used is cleared after AddAgent
 	slack    core.Resources // revocable slack, marked revocable
@@ -162,10 +200,16 @@ type agent struct {
 	dirty    bool
 	// quotaParked: on the shard's quotaParked list.
 	quotaParked bool
-	allocs      []*allocation
+	allocs      []allocation
 	offers      []*offer
-	filters     map[*fwRole]*agentFilter // keyed by framework-role
-	shard       *shard
+	// allocsBuf and offersBuf back allocs and offers while they are
+	// short, as they mostly are: in the agent itself, their writes stay on
+	// the agent's cache lines instead of sharing tiny heap objects with
+	// other agents' lists.
+	allocsBuf [2]allocation
+	offersBuf [2]*offer
+	filters   map[*fwRole]*agentFilter // keyed by framework-role
+	shard     *shard
 	// nextExpiry is the earliest filter expiry queued in the shard's heap
 	// for this agent (zero: none queued).
 	nextExpiry time.Time
@@ -247,6 +291,7 @@ func NewSharded(opts Options) (*Sharded, error) {
 		guaranteeOrder: btree.NewG(8, lessQuotaShare),
 	}
 	s.root = newRole("", nil)
+	s.pickers.New = func() any { return s.newPicker() }
 	for _, name := range o.ExcludedFromShares {
 		i, err := s.names.intern(name)
 		if err != nil {
@@ -259,11 +304,11 @@ func NewSharded(opts Options) (*Sharded, error) {
 		return nil, err2
 	}
 	for i := range o.Shards {
-		s.shards = append(s.shards, &shard{
+		s.shards = append(s.shards, &shard{shardState: shardState{
 			idx:    i,
 			agents: map[AgentID]*agent{},
 			offers: map[OfferID]*offer{},
-		})
+		}})
 	}
 	return s, nil
 }
@@ -276,8 +321,18 @@ const (
 )
 
 func (s *Sharded) shardOf(id AgentID) *shard {
-	return s.shards[xxhash.Sum64String(string(id))%uint64(len(s.shards))]
+	return s.shards[s.ShardIndex(id)]
 }
+
+// ShardIndex returns the index of the shard that owns the agent, in
+// [0, Shards()). Callers that drive the engine from several goroutines can
+// partition their agents by it, so that their calls never meet on a shard.
+func (s *Sharded) ShardIndex(id AgentID) int {
+	return int(xxhash.Sum64String(string(id)) % uint64(len(s.shards)))
+}
+
+// Shards returns the number of shards.
+func (s *Sharded) Shards() int { return len(s.shards) }
 
 func (s *Sharded) shardOfOffer(id OfferID) (*shard, bool) {
 	i := int(id & (maxShards - 1))
@@ -289,10 +344,34 @@ func (s *Sharded) shardOfOffer(id OfferID) (*shard, bool) {
 
 func (s *Sharded) now() time.Time { return s.opts.Clock.Now() }
 
+// emit hands out to the Sink, then takes its offer list back for reuse
+// (the Sink may not keep the slices of an Output).
 func (s *Sharded) emit(out *Output) {
 	if !out.IsEmpty() {
 		s.opts.Sink(*out)
 	}
+	if b := out.buf; b != nil {
+		clear(out.Offers)
+		b.offers = out.Offers[:0]
+		offerBufs.Put(b)
+		out.buf, out.Offers = nil, nil
+	}
+}
+
+// offerBuf is a reusable backing array for Output.Offers: most events make
+// one offer, and allocating a list for each kept the garbage collector
+// busy enough to stop two cores from doing twice the work of one.
+type offerBuf struct{ offers []Offer }
+
+var offerBufs = sync.Pool{New: func() any { return &offerBuf{offers: make([]Offer, 0, 4)} }}
+
+// addOffer appends to out.Offers, taking a pooled list for the first.
+func (out *Output) addOffer(o Offer) {
+	if out.Offers == nil && out.buf == nil {
+		out.buf = offerBufs.Get().(*offerBuf)
+		out.Offers = out.buf.offers
+	}
+	out.Offers = append(out.Offers, o)
 }
 
 // expiryHeap is a min-heap of filter expiries.

@@ -10,6 +10,8 @@ import (
 // agentView caches, for one pick, what an agent could offer to a role.
 type agentView struct {
 	a *agent
+	// free is the a.free the view was made for.
+	free core.Resources
 	// For agents without reservations every role sees the same resources:
 	// all (revocable included) and nonRev.
 	all, nonRev             core.Resources
@@ -33,7 +35,10 @@ type viewEntry struct {
 // place (they are recomputed before use) so that a pick does not clear
 // them.
 func (v *agentView) reset(a *agent, names *nameTable) {
-	v.a, v.names = a, names
+	if v.a == a && !a.reserved && sameResources(v.free, a.free) {
+		return // the counts computed for these free resources still hold
+	}
+	v.a, v.names, v.free = a, names, a.free
 	v.all, v.nonRev, v.byRole = nil, nil, nil
 	v.haveAll, v.haveNonRev = false, false
 	if !a.reserved {
@@ -44,6 +49,24 @@ func (v *agentView) reset(a *agent, names *nameTable) {
 			v.nonRev = a.free.NonRevocable()
 		}
 	}
+}
+
+// prime computes, for an agent without reservations, the counts a pick
+// would need, so that a caller can do it before it takes Sharded.mu.
+func (v *agentView) prime() {
+	if v.a.reserved {
+		return
+	}
+	v.base("", false)
+	if len(v.a.slack) > 0 {
+		v.base("", true)
+	}
+}
+
+// sameResources reports whether a and b are the same slice. Resources are
+// never modified in place, so the same slice means the same resources.
+func sameResources(a, b core.Resources) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 // base returns what the agent could offer to role, without quota caps.
@@ -97,12 +120,26 @@ type uncharge struct {
 	res    core.Resources
 	now    time.Time
 	refuse time.Duration
+	// q and u are res's counted and unreserved vectors (see vecs), worked
+	// out before Sharded.mu is taken.
+	q, u  qvec
+	ready bool
+}
+
+// vecs computes u's vectors once. It needs no engine lock.
+func (u *uncharge) vecs(names *nameTable) {
+	if !u.ready {
+		u.q, u.u = names.vecs(u.res)
+		u.ready = true
+	}
 }
 
 // applyLocked gives u's resources back to the accounting and installs its
-// filter on a. The shard's mu and Sharded.mu must be held.
-func (s *Sharded) applyLocked(sh *shard, a *agent, u *uncharge) {
-	s.chargeLocked(u.fr, u.res, -1, a.active)
+// filter on a. The shard's mu and Sharded.mu must be held. With deferFw,
+// the framework-role keeps its old key in its role's order: see picker.pend.
+func (s *Sharded) applyLocked(sh *shard, a *agent, u *uncharge, deferFw bool) {
+	u.vecs(&s.names)
+	s.chargeVecLocked(u.fr, u.q, u.u, -1, a.active, !deferFw)
 	s.noteFilterLocked(u.fr.fw, u.now, u.refuse)
 	s.addFilterShardLocked(sh, a, u.fr, u.fr.filterGen, u.res, u.now, u.refuse)
 }
@@ -122,30 +159,24 @@ func (s *Sharded) allocateAgents(sh *shard, agents []*agent, now time.Time, out 
 	if pre != nil {
 		preAgent = agents[0]
 	}
-	type work struct {
-		a      *agent
-		tried  []*fwRole
-		fr     *fwRole
-		res    core.Resources
-		qBlock bool
-	}
 	var one [1]work
 	open := one[:0]
 	if len(agents) > 1 {
 		open = make([]work, 0, min(len(agents), batchSize))
 	}
-	if sh.picker == nil {
-		sh.picker = s.newPicker()
-	}
-	p := sh.picker
+	p := s.pickers.Get().(*picker)
 	p.now = now
+	defer s.pickers.Put(p)
 	defer p.release()
+	if pre != nil {
+		pre.vecs(&s.names)
+	}
 	for len(agents) > 0 || len(open) > 0 {
 		for len(open) < batchSize && len(agents) > 0 {
 			if a := agents[0]; a.active && !a.removed && len(a.free) > 0 {
-				w := work{a: a}
+				w := work{a: a, tried: p.triedSlot()}
 				if exclude != nil {
-					w.tried = []*fwRole{exclude}
+					w.tried = append(w.tried, exclude)
 				}
 				open = append(open, w)
 			}
@@ -154,26 +185,23 @@ func (s *Sharded) allocateAgents(sh *shard, agents []*agent, now time.Time, out 
 		if len(open) == 0 {
 			if pre != nil { // nothing to allocate: apply the event alone
 				s.mu.Lock()
-				s.applyLocked(sh, preAgent, pre)
+				s.applyLocked(sh, preAgent, pre, false)
 				s.mu.Unlock()
 			}
 			return
 		}
-		s.mu.Lock()
-		if pre != nil {
-			s.applyLocked(sh, open[0].a, pre)
+		if len(open) == 1 {
+			// Work out what the pick will need of the agent before
+			// taking the engine lock.
+			p.v.reset(open[0].a, &s.names)
+			p.v.prime()
+		}
+		if pre != nil && s.foldShared(p, open, pre, preAgent) {
 			pre = nil
+			sh.folds++
+		} else {
+			s.pickRoundLocking(sh, p, open, &pre, preAgent)
 		}
-		for i := range open {
-			w := &open[i]
-			w.fr, w.res = p.pickLocked(w.a, w.tried)
-			w.qBlock = w.qBlock || p.quotaBlocked
-			if w.fr != nil {
-				s.chargeLocked(w.fr, w.res, +1, true)
-				w.fr.lastOffer = s.sweepNo
-			}
-		}
-		s.mu.Unlock()
 		kept := open[:0]
 		for _, w := range open {
 			if w.fr != nil {
@@ -208,6 +236,14 @@ type picker struct {
 	// stage1 is the guaranteed role being served in stage one, or nil.
 	stage1 *role
 
+	// pend is a framework-role whose key in its role's order is stale:
+	// the event being allocated gave some of its resources back and its
+	// rekey waits until the pick is done (see allocateAgents). The walk
+	// of pend's role visits it as if it were at pendShare.
+	pend      *fwRole
+	pendShare float64
+	pendDone  bool // pend was visited in the current walk of its role
+
 	best         *fwRole
 	res          core.Resources
 	quotaBlocked bool
@@ -215,21 +251,46 @@ type picker struct {
 	// agent, so "nobody can take anything" does not carry to other agents.
 	other bool
 
-	visitFw    func(*fwRole) bool
-	visitEntry func(*orderEntry) bool
-	visitQuota func(*role) bool
+	// slab backs the tried lists of the works of one allocateAgents
+	// call, triedSlots at a time, so that they need not allocate; next is
+	// the first unused entry.
+	slab []*fwRole
+	next int
+
+	visitFw     func(*fwRole) bool
+	visitFwPend func(*fwRole) bool
+	visitEntry  func(*orderEntry) bool
+	visitQuota  func(*role) bool
 }
 
 // release drops what the picker points to, so that it keeps nothing alive
 // between calls.
 func (p *picker) release() {
-	p.a, p.tried, p.best, p.res, p.stage1 = nil, nil, nil, nil, nil
-	p.v.a, p.v.all, p.v.nonRev, p.v.byRole = nil, nil, nil, nil
+	clear(p.slab[:p.next])
+	p.next = 0
+	p.a, p.tried, p.best, p.res, p.stage1, p.pend = nil, nil, nil, nil, nil, nil
+	p.v.a, p.v.free, p.v.all, p.v.nonRev, p.v.byRole = nil, nil, nil, nil, nil
+}
+
+// triedSlots is how many picks per agent a slab slot holds; a work that
+// makes more grows its list on the heap.
+const triedSlots = 4
+
+// triedSlot returns an empty tried list with room for triedSlots picks,
+// from the slab while it lasts.
+func (p *picker) triedSlot() []*fwRole {
+	if p.next+triedSlots > len(p.slab) {
+		return nil
+	}
+	t := p.slab[p.next : p.next : p.next+triedSlots]
+	p.next += triedSlots
+	return t
 }
 
 func (s *Sharded) newPicker() *picker {
-	p := &picker{s: s}
+	p := &picker{s: s, slab: make([]*fwRole, triedSlots*batchSize)}
 	p.visitFw = p.tryFw
+	p.visitFwPend = p.tryFwPend
 	p.visitEntry = p.tryEntry
 	p.visitQuota = p.tryQuota
 	return p
@@ -287,7 +348,15 @@ func (p *picker) tryEntry(e *orderEntry) bool {
 			p.quotaBlocked = true
 			return true
 		}
-		e.r.fws.Ascend(p.visitFw)
+		if p.pend != nil && p.pend.role == e.r {
+			p.pendDone = false
+			e.r.fws.Ascend(p.visitFwPend)
+			if p.best == nil && !p.pendDone {
+				p.tryFw(p.pend) // pend's place is after every other candidate
+			}
+		} else {
+			e.r.fws.Ascend(p.visitFw)
+		}
 	} else {
 		e.r.order.Ascend(p.visitEntry)
 	}
@@ -320,6 +389,45 @@ func (p *picker) tryFw(fr *fwRole) bool {
 	}
 	p.best, p.res = fr, r
 	return false
+}
+
+// orderOnlyLocked reports whether taking resources from fr (as a
+// Recover or Decline without a filter would) changes nothing a pick looks
+// at except fr's own key in its role's order: no quota is set anywhere (so
+// no cap, headroom or guarantee depends on consumption), and fr's role and
+// each of its ancestors is alone in the order it sits in (so their keys
+// decide nothing). A pick can then run before the accounting is applied,
+// with fr at its would-be key (picker.pend), and when it gives the same
+// resources straight back to fr the accounting need not be touched at all.
+func (s *Sharded) orderOnlyLocked(fr *fwRole) bool {
+	if len(s.quotas) != 0 || s.guaranteeOrder.Len() != 0 {
+		return false
+	}
+	r := fr.role
+	if !r.selfIn || r.order.Len() != 1 {
+		return false
+	}
+	for x := r; x != s.root; x = x.parent {
+		if !x.inParent || x.parent.order.Len() != 1 {
+			return false
+		}
+	}
+	return true
+}
+
+// tryFwPend is tryFw for the walk of p.pend's role: pend is skipped where
+// its stale key puts it and tried where pendShare puts it instead.
+func (p *picker) tryFwPend(fr *fwRole) bool {
+	if fr == p.pend {
+		return true
+	}
+	if !p.pendDone && (p.pendShare < fr.share || p.pendShare == fr.share && p.pend.fw.id < fr.fw.id) {
+		p.pendDone = true
+		if !p.tryFw(p.pend) {
+			return false
+		}
+	}
+	return p.tryFw(fr)
 }
 
 // refusal says why a candidate was offered nothing.
@@ -409,7 +517,13 @@ func (c *capVec) blocksAll(mins []qvec) bool {
 func (s *Sharded) recordOfferShardLocked(sh *shard, a *agent, fr *fwRole, res core.Resources, now time.Time, out *Output) {
 	sh.offerSeq++
 	id := OfferID(sh.offerSeq<<shardBits | uint64(sh.idx))
-	o := &offer{
+	var o *offer
+	if n := len(sh.spare); n > 0 {
+		o, sh.spare = sh.spare[n-1], sh.spare[:n-1]
+	} else {
+		o = new(offer)
+	}
+	*o = offer{
 		Offer: Offer{ID: id, Framework: fr.fw.id, Role: fr.role.name, Agent: a.id, Resources: res, Created: now},
 		fr:    fr,
 		agent: a,
@@ -425,7 +539,20 @@ func (s *Sharded) recordOfferShardLocked(sh *shard, a *agent, fr *fwRole, res co
 		a.free = a.free.Sub(res)
 	}
 	sh.offersMade++
-	out.Offers = append(out.Offers, o.Offer)
+	out.addOffer(o.Offer)
+}
+
+// maxSpare bounds a shard's spare offers.
+const maxSpare = 64
+
+// recycleShardLocked keeps o, which is gone and which nothing points to any
+// more, for a later offer. Only Accept and Decline call it: the sweep's
+// starvation relief holds lists of offers, but never across those calls.
+func (s *Sharded) recycleShardLocked(sh *shard, o *offer) {
+	if s.opts.OfferTimeout <= 0 && len(sh.spare) < maxSpare {
+		*o = offer{}
+		sh.spare = append(sh.spare, o)
+	}
 }
 
 // dropOfferShardLocked removes an outstanding offer from its shard and
@@ -473,7 +600,7 @@ func (s *Sharded) settleWithShardLocked(sh *shard, a *agent, out *Output, pre *u
 	if s.opts.DisableIncremental {
 		if pre != nil {
 			s.mu.Lock()
-			s.applyLocked(sh, a, pre)
+			s.applyLocked(sh, a, pre, false)
 			s.mu.Unlock()
 		}
 		s.markDirtyShardLocked(sh, a)
@@ -536,13 +663,13 @@ func (a *agent) findAllocation(fw FrameworkID, role string) int {
 
 // addAllocation adds res to fr's allocation on a.
 func (a *agent) addAllocation(fr *fwRole, res core.Resources) {
-	for _, al := range a.allocs {
-		if al.fr == fr {
+	for i := range a.allocs {
+		if al := &a.allocs[i]; al.fr == fr {
 			al.res = al.res.Add(res)
 			return
 		}
 	}
-	a.allocs = append(a.allocs, &allocation{fr: fr, res: res})
+	a.allocs = append(a.allocs, allocation{fr: fr, res: res})
 }
 
 // used is everything offered or allocated on a.
@@ -581,4 +708,105 @@ func (s *Sharded) addAvailableLocked(free core.Resources, sign int) {
 	} else {
 		s.available.sub(&u)
 	}
+}
+
+// work is one agent being allocated by allocateAgents.
+type work struct {
+	a      *agent
+	tried  []*fwRole
+	fr     *fwRole
+	res    core.Resources
+	qBlock bool
+}
+
+// pickRoundLocking takes Sharded.mu and picks one candidate for every
+// agent of open (see allocateAgents). It applies *pre first, and clears it.
+func (s *Sharded) pickRoundLocking(sh *shard, p *picker, open []work, pre **uncharge, preAgent *agent) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// folded is the event whose resources this round may offer again as
+	// they are: their vectors are known already. late is the event whose
+	// accounting waits until the pick shows whether it is needed at all.
+	var folded, late *uncharge
+	if u := *pre; u != nil {
+		*pre = nil
+		folded = u
+		// When the event's framework-role gets its resources straight
+		// back (a task ended and its framework is still the furthest
+		// below its share), moving it down and back up its role's btree
+		// is wasted work: leave it at its old key and let the pick see it
+		// at its new one (picker.pend).
+		deferFw := len(open) == 1 && open[0].a == preAgent && u.fr.inOrder
+		switch {
+		case deferFw && u.refuse <= 0 && preAgent.active && s.orderOnlyLocked(u.fr):
+			after := u.fr.alloc
+			after.sub(&u.q)
+			p.pend, p.pendShare = u.fr, s.shareOf(&after, 1)
+			late = u
+		case deferFw:
+			s.applyLocked(sh, preAgent, u, true)
+			p.pend, p.pendShare = u.fr, s.shareOf(&u.fr.alloc, 1)
+		default:
+			s.applyLocked(sh, preAgent, u, false)
+		}
+	}
+	for i := range open {
+		w := &open[i]
+		w.fr, w.res = p.pickLocked(w.a, w.tried)
+		w.qBlock = w.qBlock || p.quotaBlocked
+		if late != nil {
+			if w.fr == late.fr && sameResources(w.res, late.res) {
+				// The resources go straight back where they came from:
+				// the accounting would be undone at once.
+				w.fr.lastOffer = s.sweepNo
+				continue
+			}
+			s.applyLocked(sh, preAgent, late, true)
+			late = nil
+		}
+		if w.fr != nil {
+			if folded != nil && sameResources(w.res, folded.res) {
+				s.chargeVecLocked(w.fr, folded.q, folded.u, +1, true, true)
+			} else {
+				s.chargeLocked(w.fr, w.res, +1, true)
+			}
+			w.fr.lastOffer = s.sweepNo
+		}
+	}
+	if p.pend != nil {
+		// A no-op when the pick gave it back exactly what it returned.
+		s.rekeyFwRoleLocked(p.pend)
+		p.pend = nil
+	}
+}
+
+// foldShared settles, under Sharded.mu held for reading only, an event
+// that gives resources back (pre) when the pick hands them straight back
+// to the same framework-role: then no engine state changes at all, so
+// concurrent events on other shards need not wait for each other. It
+// reports whether it did; otherwise the caller allocates as usual.
+//
+// It applies only where orderOnlyLocked holds, so that the pick reads and
+// never writes engine state (the pick's writes are quota memos, and no
+// quota is set), and only when the candidate's lastOffer is current.
+func (s *Sharded) foldShared(p *picker, open []work, pre *uncharge, preAgent *agent) bool {
+	if len(open) != 1 || open[0].a != preAgent || len(open[0].tried) > 0 || pre.refuse > 0 || !preAgent.active {
+		return false
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	fr := pre.fr
+	if !fr.inOrder || fr.lastOffer != s.sweepNo || !s.orderOnlyLocked(fr) {
+		return false
+	}
+	after := fr.alloc
+	after.sub(&pre.q)
+	p.pend, p.pendShare = fr, s.shareOf(&after, 1)
+	got, res := p.pickLocked(preAgent, nil)
+	p.pend = nil
+	if got != fr || !sameResources(res, pre.res) || p.quotaBlocked {
+		return false
+	}
+	open[0].fr, open[0].res = got, res
+	return true
 }

@@ -108,7 +108,7 @@ func (s *Sharded) addAgentShardLocked(sh *shard, info AgentInfo, slack, total, u
 	if _, ok := sh.agents[info.ID]; ok {
 		return fmt.Errorf("%w: %s", ErrDuplicateAgent, info.ID)
 	}
-	a := &agent{
+	a := &agent{agentState: agentState{
 		id:     info.ID,
 		info:   info,
 		slack:  slack,
@@ -116,8 +116,8 @@ func (s *Sharded) addAgentShardLocked(sh *shard, info AgentInfo, slack, total, u
 		free:   total,
 		active: true,
 		shard:  sh,
-		offers: make([]*offer, 0, 1),
-	}
+	}}
+	a.offers, a.allocs = a.offersBuf[:0], a.allocsBuf[:0]
 	a.info.Used = nil
 	a.hasGPUs = total.Has(core.GPUs)
 	a.reserved = slices.ContainsFunc(total, func(r core.Resource) bool { return r.IsReserved() })
@@ -247,33 +247,38 @@ func (s *Sharded) UpdateOversubscribed(id AgentID, slack core.Resources) error {
 		}
 		if !slack.Contains(revocableUsed()) {
 			// Revoke revocable allocations, newest framework first.
-			order := slices.Clone(a.allocs)
-			slices.SortFunc(order, func(x, y *allocation) int {
-				if x.fr.fw.id != y.fr.fw.id {
-					if x.fr.fw.id > y.fr.fw.id {
+			order := make([]*fwRole, 0, len(a.allocs))
+			for _, al := range a.allocs {
+				order = append(order, al.fr)
+			}
+			slices.SortFunc(order, func(x, y *fwRole) int {
+				if x.fw.id != y.fw.id {
+					if x.fw.id > y.fw.id {
 						return -1
 					}
 					return 1
 				}
-				if x.fr.role.name > y.fr.role.name {
+				if x.role.name > y.role.name {
 					return -1
 				}
 				return 1
 			})
-			for _, al := range order {
+			for _, fr := range order {
 				if slack.Contains(revocableUsed()) {
 					break
 				}
+				i := slices.IndexFunc(a.allocs, func(x allocation) bool { return x.fr == fr })
+				al := &a.allocs[i]
 				rev := al.res.Revocable()
 				if len(rev) == 0 {
 					continue
 				}
 				al.res = al.res.Sub(rev)
 				if len(al.res) == 0 {
-					a.allocs = slices.DeleteFunc(a.allocs, func(x *allocation) bool { return x == al })
+					a.allocs = slices.Delete(a.allocs, i, i+1)
 				}
 				sh.revocations++
-				out.Revocations = append(out.Revocations, Revocation{Framework: al.fr.fw.id, Role: al.fr.role.name, Agent: a.id, Resources: rev})
+				out.Revocations = append(out.Revocations, Revocation{Framework: fr.fw.id, Role: fr.role.name, Agent: a.id, Resources: rev})
 			}
 		}
 		a.slack = slack
@@ -643,6 +648,7 @@ func (s *Sharded) Accept(id OfferID) error {
 			a.offers = slices.Delete(a.offers, i, i+1)
 		}
 		a.addAllocation(o.fr, o.Resources)
+		s.recycleShardLocked(sh, o)
 	}
 	sh.mu.Unlock()
 	if !ok {
@@ -665,6 +671,7 @@ func (s *Sharded) Decline(id OfferID, refuse time.Duration) error {
 	if ok {
 		dropOfferShardLocked(sh, o)
 		s.settleWithShardLocked(sh, o.agent, &out, &uncharge{fr: o.fr, res: o.Resources, now: s.now(), refuse: refuse})
+		s.recycleShardLocked(sh, o)
 	}
 	sh.mu.Unlock()
 	s.emit(&out)
@@ -712,7 +719,8 @@ func (s *Sharded) recoverShardLocked(sh *shard, fwID FrameworkID, agentID AgentI
 	if len(res) == 0 {
 		return nil
 	}
-	al := a.allocs[i]
+	al := &a.allocs[i]
+	fr := al.fr
 	if len(al.res) == len(res) && res.Contains(al.res) {
 		al.res = nil // all of it: no arithmetic needed
 	} else {
@@ -726,7 +734,7 @@ func (s *Sharded) recoverShardLocked(sh *shard, fwID FrameworkID, agentID AgentI
 	} else {
 		a.free = a.free.Add(res)
 	}
-	s.settleWithShardLocked(sh, a, out, &uncharge{fr: al.fr, res: res, now: s.now(), refuse: refuse})
+	s.settleWithShardLocked(sh, a, out, &uncharge{fr: fr, res: res, now: s.now(), refuse: refuse})
 	return nil
 }
 
@@ -753,7 +761,7 @@ func (s *Sharded) UpdateAllocation(fwID FrameworkID, agentID AgentID, role strin
 		if err := validateResources("new agent total", newTotal); err != nil {
 			return err
 		}
-		al := a.allocs[i]
+		al := &a.allocs[i]
 		s.mu.Lock()
 		s.chargeLocked(al.fr, from, -1, false)
 		s.chargeLocked(al.fr, to, +1, false)

@@ -215,6 +215,15 @@ func (s *Sharded) syncCandidateLocked(fr *fwRole) {
 // the cluster's available headroom when the agent is active.
 func (s *Sharded) chargeLocked(fr *fwRole, res core.Resources, sign int, agentActive bool) {
 	q, u := s.names.vecs(res)
+	s.chargeVecLocked(fr, q, u, sign, agentActive, true)
+}
+
+// chargeVecLocked is chargeLocked with res already turned into its counted
+// (q) and unreserved (u) vectors, which callers compute before they take
+// Sharded.mu. With rekeyFw false, fr keeps its old key in its role's order
+// and the caller must call rekeyFwRoleLocked(fr) before it lets go of mu
+// (see picker.pend).
+func (s *Sharded) chargeVecLocked(fr *fwRole, q, u qvec, sign int, agentActive, rekeyFw bool) {
 	if q.isZero() {
 		return
 	}
@@ -225,7 +234,7 @@ func (s *Sharded) chargeLocked(fr *fwRole, res core.Resources, sign int, agentAc
 	}
 	hasU := !u.isZero()
 	fr.alloc.add(&q)
-	if fr.inOrder {
+	if fr.inOrder && rekeyFw {
 		s.rekeyFwRoleLocked(fr)
 	}
 	r := fr.role

@@ -15,15 +15,22 @@ import (
 // several goroutines at once (run it with -race), then checks the safety
 // invariants and that the incremental accounting matches a recomputation
 // from scratch.
+//
+// Two shapes: with quota and an offer timeout (every event takes the
+// engine lock), and without either, where a Recover that hands resources
+// straight back settles under the engine's read lock (Sharded.foldShared)
+// and accepted and declined offers are recycled.
 func TestShardedConcurrentStress(t *testing.T) {
-	for _, shards := range []int{1, 3, 8} {
-		t.Run(fmt.Sprintf("shards=%d", shards), func(t *testing.T) {
-			stress(t, shards, 4, 400)
-		})
+	for _, quota := range []bool{true, false} {
+		for _, shards := range []int{1, 3, 8} {
+			t.Run(fmt.Sprintf("quota=%t/shards=%d", quota, shards), func(t *testing.T) {
+				stress(t, shards, 4, 400, quota)
+			})
+		}
 	}
 }
 
-func stress(t *testing.T, shards, workers, steps int) {
+func stress(t *testing.T, shards, workers, steps int, quota bool) {
 	clk := newFakeClock()
 	var mu sync.Mutex
 	offers := map[OfferID]Offer{}
@@ -37,13 +44,19 @@ func stress(t *testing.T, shards, workers, steps int) {
 			delete(offers, r.Offer.ID)
 		}
 	}
-	a, err := NewSharded(Options{Clock: clk, Shards: shards, Sink: sink, OfferTimeout: time.Minute})
+	opts := Options{Clock: clk, Shards: shards, Sink: sink}
+	if quota {
+		opts.OfferTimeout = time.Minute
+	}
+	a, err := NewSharded(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	roles := []string{"*", "eng", "eng/ml", "ops"}
-	if err := a.SetQuota("ops", Quota{Guarantee: stressQ(4, 0), Limit: stressQ(16, 0)}); err != nil {
-		t.Fatal(err)
+	if quota {
+		if err := a.SetQuota("ops", Quota{Guarantee: stressQ(4, 0), Limit: stressQ(16, 0)}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	take := func(r *rand.Rand) (Offer, bool) {
 		mu.Lock()
@@ -186,4 +199,122 @@ func stressAgent(r *rand.Rand) core.Resources {
 		panic(err)
 	}
 	return res
+}
+
+// TestShardedFoldConcurrent drives the read-locked path of Recover (a task
+// ends and its resources go straight back to its framework) from several
+// goroutines while another changes what that path depends on: it adds and
+// removes a framework in a second role (so that roles are no longer alone
+// in their order), sets and clears quota, suppresses and revives, and
+// sweeps. Run it with -race.
+func TestShardedFoldConcurrent(t *testing.T) {
+	clk := newFakeClock()
+	const workers = 3
+	queues := make([]chan Offer, workers)
+	for i := range queues {
+		queues[i] = make(chan Offer, 1<<14) // stale (rescinded) offers wait here too
+	}
+	owner := func(id AgentID) int {
+		var n int
+		fmt.Sscanf(string(id), "a%d", &n)
+		return n % workers
+	}
+	a, err := NewSharded(Options{Clock: clk, Shards: 8, Sink: func(o Output) {
+		for _, of := range o.Offers {
+			queues[owner(of.Agent)] <- of
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 6 {
+		if err := a.AddFramework(FrameworkInfo{ID: FrameworkID(fmt.Sprintf("f%d", i)), Roles: []string{"web"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 24 {
+		if err := a.AddAgent(AgentInfo{ID: AgentID(fmt.Sprintf("a%d", i)), Total: stressQRes(4, 1024)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := make(chan struct{})
+	var wg, changer sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for range 3000 {
+				var o Offer
+				select {
+				case o = <-queues[w]:
+				case <-time.After(10 * time.Second):
+					t.Errorf("worker %d: no offer for 10s", w)
+					return
+				}
+				if err := a.Accept(o.ID); err != nil {
+					if !errors.Is(err, ErrUnknownOffer) { // rescinded by a suppress
+						t.Error(err)
+						return
+					}
+					continue
+				}
+				// "other" may have been removed, and its allocations
+				// with it, since the Accept.
+				if err := a.Recover(o.Framework, o.Agent, o.Role, o.Resources, 0); err != nil &&
+					!(o.Framework == "other" && errors.Is(err, ErrNotAllocated)) {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	changer.Go(func() {
+		r := rand.New(rand.NewPCG(1, 2))
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			var err error
+			switch r.IntN(5) {
+			case 0:
+				err = a.AddFramework(FrameworkInfo{ID: "other", Roles: []string{"batch"}})
+			case 1:
+				err = a.RemoveFramework("other")
+			case 2:
+				err = a.SetQuota("web", Quota{Limit: stressQ(int64(40+r.IntN(60)), 0)})
+			case 3:
+				err = a.SetQuota("web", Quota{})
+			case 4:
+				fw := FrameworkID(fmt.Sprintf("f%d", r.IntN(6)))
+				if err = a.Suppress(fw, nil); err == nil {
+					err = a.Revive(fw, nil)
+				}
+			}
+			if err != nil && !errors.Is(err, ErrUnknownFramework) && !errors.Is(err, ErrDuplicateFramework) {
+				t.Error(err)
+			}
+			clk.Advance(time.Second)
+			a.Sweep()
+		}
+	})
+	wg.Wait()
+	close(done)
+	changer.Wait()
+	a.Sweep()
+	if err := CheckInvariants(a.Snapshot(), false); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.checkAccounting(); err != nil {
+		t.Fatal(err)
+	}
+	var folds uint64
+	for _, sh := range a.shards {
+		sh.mu.Lock()
+		folds += sh.folds
+		sh.mu.Unlock()
+	}
+	if folds == 0 {
+		t.Fatal("no Recover was settled under the read lock")
+	}
+	t.Logf("folds=%d %+v", folds, a.Stats())
 }

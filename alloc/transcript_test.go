@@ -62,7 +62,7 @@ func (h *transcript) rebuild() {
 
 func (h *transcript) sink(o Output) {
 	h.mu.Lock()
-	h.out = append(h.out, o)
+	h.out = append(h.out, o.Clone())
 	h.mu.Unlock()
 }
 

@@ -65,7 +65,7 @@ type workloadEngine struct {
 func (e *workloadEngine) sink(o Output) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.Step = append(e.Step, o)
+	e.Step = append(e.Step, o.Clone())
 	// Offers first: one Output may carry an offer made and rescinded
 	// during the same call.
 	for _, of := range o.Offers {

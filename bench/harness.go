@@ -284,35 +284,51 @@ func (h *harness) churn(res core.Resources) ([]row, error) {
 	s := h.p.Bench.Incremental
 	size := scenario.Size{Agents: max(s.Agents/10, 200), Frameworks: max(s.Frameworks/10, 20)}
 	var rows []row
-	ratio := row{name: "churn speedup GOMAXPROCS=2 over 1 " + size.String(), unit: "x", value: map[string]float64{}, skipped: map[string]string{}}
-	ratio.target = &target{1.6, false}
-	per := map[string][2]float64{}
-	for _, procs := range []int{1, 2} {
-		r := row{name: fmt.Sprintf("churn GOMAXPROCS=%d %s", procs, size), unit: "events/s", value: map[string]float64{}, skipped: map[string]string{}}
+	for _, byShard := range []bool{true, false} {
+		workers := "workers by shard"
+		if !byShard {
+			workers = "workers dealt agents in turn"
+		}
+		newRow := func(name, unit string) row {
+			return row{name: fmt.Sprintf("churn %s, %s %s", name, workers, size), unit: unit, value: map[string]float64{}, skipped: map[string]string{}}
+		}
+		one, two, ratio := newRow("GOMAXPROCS=1", "events/s"), newRow("GOMAXPROCS=2", "events/s"), newRow("speedup 2 over 1", "x")
+		if byShard {
+			// The target is what sharding buys: concurrent calls on
+			// different shards.
+			ratio.target = &target{1.6, false}
+		}
 		for _, impl := range h.engines {
-			fmt.Fprintf(h.progress, "churn %s procs=%d\n", impl, procs)
+			fmt.Fprintf(h.progress, "churn %s %s\n", impl, workers)
 			events := max(h.p.Bench.Events, 1000)
 			if impl == "reference" {
 				// The reference takes a sort per event: fewer events keep
 				// it to seconds. Rates do not depend on the count.
 				events = max(events/20, 1000)
 			}
-			v, err := median(h.count, func() (float64, error) { return scenario.Churn(impl, size, res, events, procs) },
-				func(x float64) float64 { return x })
+			pairs, err := scenario.ChurnPairs(impl, size, res, events, h.count, byShard)
 			if err != nil {
 				return nil, err
 			}
-			r.value[impl] = v[0]
-			p := per[impl]
-			p[procs-1] = v[0]
-			per[impl] = p
+			one.value[impl] = medianOf(pairs, func(p scenario.ChurnPair) float64 { return p.One })
+			two.value[impl] = medianOf(pairs, func(p scenario.ChurnPair) float64 { return p.Two })
+			// The median of the pairs' ratios, each pair measured back to
+			// back: steadier than a ratio of medians on a shared machine.
+			ratio.value[impl] = medianOf(pairs, scenario.ChurnPair.Ratio)
 		}
-		rows = append(rows, r)
+		rows = append(rows, one, two, ratio)
 	}
-	for impl, p := range per {
-		ratio.value[impl] = p[1] / p[0]
+	return rows, nil
+}
+
+// medianOf is the median of f over xs.
+func medianOf[T any](xs []T, f func(T) float64) float64 {
+	v := make([]float64, 0, len(xs))
+	for _, x := range xs {
+		v = append(v, f(x))
 	}
-	return append(rows, ratio), nil
+	slices.Sort(v)
+	return v[len(v)/2]
 }
 
 func (h *harness) memory(res core.Resources) ([]row, error) {

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"meseta/alloc"
@@ -26,28 +27,24 @@ func New(impl string, opts alloc.Options) (alloc.Allocator, error) {
 	return nil, fmt.Errorf("scenario: unknown engine %q (want sharded or reference)", impl)
 }
 
-// Clock is a clock the scenario moves by hand.
+// Clock is a clock the scenario moves by hand. It is an atomic offset from
+// a fixed instant, so that goroutines reading it at once (the churn
+// workers) do not pass a lock's cache line back and forth: the scenarios
+// measure the allocator, not their clock.
 type Clock struct {
-	mu sync.Mutex
-	t  time.Time
+	ns atomic.Int64 // since clockBase
 }
+
+var clockBase = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // NewClock returns a clock at a fixed instant.
-func NewClock() *Clock { return &Clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)} }
+func NewClock() *Clock { return &Clock{} }
 
 // Now implements alloc.Clock.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
+func (c *Clock) Now() time.Time { return clockBase.Add(time.Duration(c.ns.Load())) }
 
 // Advance moves the clock.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+func (c *Clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 // collector gathers offers from the sink, which several goroutines may
 // call at once.
@@ -272,12 +269,15 @@ func Incremental(impl string, size Size, res core.Resources, events int, seed ui
 // Churn measures events per second (an Accept of an offer and the Recover
 // of what it held) with procs goroutines at GOMAXPROCS=procs, each working
 // its own agents, as a master's concurrent API calls would.
-func Churn(impl string, size Size, res core.Resources, events, procs int) (float64, error) {
+//
+// With byShard, each goroutine's agents are those of its own shards (for
+// an engine that says which shard owns an agent), as in a master that
+// partitions agent-side work by the allocator's shard: this shows what
+// sharding buys. Without it, agents are dealt out in turn, so both
+// goroutines work on every shard and meet on its lock and cache lines.
+func Churn(impl string, size Size, res core.Resources, events, procs int, byShard bool) (float64, error) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
 	owner := make(map[alloc.AgentID]int, size.Agents)
-	for i := range size.Agents {
-		owner[agentID(i)] = i % procs
-	}
 	queues := make([]chan alloc.Offer, procs)
 	for i := range queues {
 		queues[i] = make(chan alloc.Offer, size.Agents+16)
@@ -290,6 +290,15 @@ func Churn(impl string, size Size, res core.Resources, events, procs int) (float
 	if err != nil {
 		return 0, err
 	}
+	sh, sharded := a.(interface{ ShardIndex(alloc.AgentID) int })
+	for i := range size.Agents {
+		id := agentID(i)
+		if byShard && sharded {
+			owner[id] = sh.ShardIndex(id) % procs
+		} else {
+			owner[id] = i % procs
+		}
+	}
 	if err := populate(a, size.Agents, size.Frameworks, "roleA", res); err != nil {
 		return 0, err
 	}
@@ -301,11 +310,14 @@ func Churn(impl string, size Size, res core.Resources, events, procs int) (float
 	for w := range procs {
 		wg.Go(func() {
 			for range per {
+				// The sink runs inside Recover, so the offer that
+				// re-offers a worker's agent is queued before Recover
+				// returns: an empty queue is a lost offer, not a wait.
 				var o alloc.Offer
 				select {
 				case o = <-queues[w]:
-				case <-time.After(10 * time.Second):
-					errs <- fmt.Errorf("scenario: churn: worker %d got no offer for 10s", w)
+				default:
+					errs <- fmt.Errorf("scenario: churn: worker %d has no offer to accept", w)
 					return
 				}
 				if err := a.Accept(o.ID); err != nil {
@@ -326,6 +338,34 @@ func Churn(impl string, size Size, res core.Resources, events, procs int) (float
 		return 0, err
 	}
 	return float64(per*procs) / elapsed.Seconds(), nil
+}
+
+// ChurnPair is one measurement of the churn speedup: Churn at
+// GOMAXPROCS=1 and then at 2, back to back, so that the ratio of the two
+// is taken under the same conditions on a shared machine whose speed
+// drifts from minute to minute.
+type ChurnPair struct {
+	One, Two float64 // events per second
+}
+
+// Ratio is the speedup of two cores over one.
+func (p ChurnPair) Ratio() float64 { return p.Two / p.One }
+
+// ChurnPairs runs Churn at 1 and 2 procs, count times, interleaved.
+func ChurnPairs(impl string, size Size, res core.Resources, events, count int, byShard bool) ([]ChurnPair, error) {
+	var out []ChurnPair
+	for range count {
+		one, err := Churn(impl, size, res, events, 1, byShard)
+		if err != nil {
+			return nil, err
+		}
+		two, err := Churn(impl, size, res, events, 2, byShard)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ChurnPair{One: one, Two: two})
+	}
+	return out, nil
 }
 
 // MemoryResult is the allocator's heap per agent and per framework.
