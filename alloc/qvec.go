@@ -39,6 +39,38 @@ func (v *qvec) subClamp(o *qvec) {
 
 func (v *qvec) isZero() bool { return *v == qvec{} }
 
+// The ...N forms look at the first n names only. Every engine vector is
+// zero past the names interned so far (nameTable.width), and a cluster
+// uses a handful of the maxNames slots, so on the hot path (each offer
+// charges half a dozen vectors) the bound is worth having.
+
+// addN adds sign*o to v.
+func (v *qvec) addN(o *qvec, sign int64, n int) {
+	a, b := v[:n], o[:n]
+	for i := range a {
+		a[i] += sign * b[i]
+	}
+}
+
+func (v *qvec) isZeroN(n int) bool {
+	for _, x := range v[:n] {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func (v *qvec) coversN(o *qvec, n int) bool {
+	a, b := v[:n], o[:n]
+	for i := range a {
+		if a[i] < b[i] {
+			return false
+		}
+	}
+	return true
+}
+
 // covers reports whether v holds at least o of every name.
 func (v *qvec) covers(o *qvec) bool {
 	for i := range v {
@@ -55,6 +87,9 @@ type nameTable struct {
 	mu   sync.Mutex
 	list atomic.Pointer[[]string]
 }
+
+// width is how many names are interned: every vector is zero past it.
+func (t *nameTable) width() int { return len(t.names()) }
 
 func (t *nameTable) names() []string {
 	if p := t.list.Load(); p != nil {
@@ -172,9 +207,15 @@ func (t *nameTable) quantitiesVec(q core.Quantities) qvec {
 
 // dominantShareVec is dominantShare over qvecs; skip masks excluded names.
 func dominantShareVec(alloc, total *qvec, skip *[maxNames]bool, weight float64) float64 {
+	return dominantShareVecN(alloc, total, skip, weight, maxNames)
+}
+
+// dominantShareVecN is dominantShareVec over the first n names.
+func dominantShareVecN(alloc, total *qvec, skip *[maxNames]bool, weight float64, n int) float64 {
 	var s float64
-	for i := range alloc {
-		if alloc[i] == 0 || total[i] <= 0 || skip[i] {
+	a := alloc[:n]
+	for i := range a {
+		if a[i] == 0 || total[i] <= 0 || skip[i] {
 			continue
 		}
 		if v := float64(alloc[i]) / float64(total[i]); v > s {

@@ -208,6 +208,12 @@ type agentState struct {
 	// other agents' lists.
 	allocsBuf [2]allocation
 	offersBuf [2]*offer
+	// freeCounts caches the member counts of freeCountsOf, the free
+	// resources they were made for (agents without reservations or slack
+	// only; see primeCounts).
+	freeCountsOf core.Resources
+	freeCounts   qvec
+	freeCounted  qvec // likewise, counted (and, for such agents, unreserved)
 	filters   map[*fwRole]*agentFilter // keyed by framework-role
 	shard     *shard
 	// nextExpiry is the earliest filter expiry queued in the shard's heap
@@ -266,6 +272,8 @@ type fwRole struct {
 	minAlloc  []qvec  // nil: the engine default
 	lastOffer uint64  // sweep number of its last offer
 	filterGen uint64  // see agentFilter.gen
+	// idKey is fw.id's first 16 bytes, for the order's tie-break.
+	idKey [2]uint64
 }
 
 func (fr *fwRole) candidate() bool {

@@ -51,17 +51,20 @@ func (v *agentView) reset(a *agent, names *nameTable) {
 	}
 }
 
-// prime computes, for an agent without reservations, the counts a pick
-// would need, so that a caller can do it before it takes Sharded.mu.
-func (v *agentView) prime() {
-	if v.a.reserved {
-		return
-	}
-	v.base("", false)
-	if len(v.a.slack) > 0 {
-		v.base("", true)
+// primeCounts brings a.freeCounts up to date for a's free resources, for
+// an agent without reservations or slack, so that picks need not count
+// them under Sharded.mu. The shard's mu must be held.
+func (a *agent) primeCounts(names *nameTable) {
+	if a.plain() && !sameResources(a.freeCountsOf, a.free) {
+		a.freeCounts, a.freeCountsOf = names.vec(a.free, members), a.free
+		a.freeCounted, _ = names.vecs(a.free)
 	}
 }
+
+// plain reports whether a has neither reservations nor slack: every role
+// may be offered all of its free resources, all of them unreserved and
+// non-revocable.
+func (a *agent) plain() bool { return !a.reserved && len(a.slack) == 0 }
 
 // sameResources reports whether a and b are the same slice. Resources are
 // never modified in place, so the same slice means the same resources.
@@ -72,6 +75,9 @@ func sameResources(a, b core.Resources) bool {
 // base returns what the agent could offer to role, without quota caps.
 func (v *agentView) base(role string, revocable bool) (core.Resources, *qvec) {
 	if !v.a.reserved {
+		if v.a.plain() && sameResources(v.a.freeCountsOf, v.all) {
+			return v.all, &v.a.freeCounts // all == nonRev == free
+		}
 		if revocable {
 			if !v.haveAll {
 				v.allCounts, v.haveAll = v.names.vec(v.all, members), true
@@ -139,7 +145,7 @@ func (u *uncharge) vecs(names *nameTable) {
 // the framework-role keeps its old key in its role's order: see picker.pend.
 func (s *Sharded) applyLocked(sh *shard, a *agent, u *uncharge, deferFw bool) {
 	u.vecs(&s.names)
-	s.chargeVecLocked(u.fr, u.q, u.u, -1, a.active, !deferFw)
+	s.chargeVecLocked(u.fr, &u.q, &u.u, -1, a.active, !deferFw)
 	s.noteFilterLocked(u.fr.fw, u.now, u.refuse)
 	s.addFilterShardLocked(sh, a, u.fr, u.fr.filterGen, u.res, u.now, u.refuse)
 }
@@ -174,6 +180,7 @@ func (s *Sharded) allocateAgents(sh *shard, agents []*agent, now time.Time, out 
 	for len(agents) > 0 || len(open) > 0 {
 		for len(open) < batchSize && len(agents) > 0 {
 			if a := agents[0]; a.active && !a.removed && len(a.free) > 0 {
+				a.primeCounts(&s.names)
 				w := work{a: a, tried: p.triedSlot()}
 				if exclude != nil {
 					w.tried = append(w.tried, exclude)
@@ -189,12 +196,6 @@ func (s *Sharded) allocateAgents(sh *shard, agents []*agent, now time.Time, out 
 				s.mu.Unlock()
 			}
 			return
-		}
-		if len(open) == 1 {
-			// Work out what the pick will need of the agent before
-			// taking the engine lock.
-			p.v.reset(open[0].a, &s.names)
-			p.v.prime()
 		}
 		if pre != nil && s.foldShared(p, open, pre, preAgent) {
 			pre = nil
@@ -421,7 +422,7 @@ func (p *picker) tryFwPend(fr *fwRole) bool {
 	if fr == p.pend {
 		return true
 	}
-	if !p.pendDone && (p.pendShare < fr.share || p.pendShare == fr.share && p.pend.fw.id < fr.fw.id) {
+	if !p.pendDone && fwRoleBefore(p.pendShare, p.pend, fr.share, fr) {
 		p.pendDone = true
 		if !p.tryFw(p.pend) {
 			return false
@@ -482,7 +483,7 @@ func (s *Sharded) offerForLocked(fr *fwRole, a *agent, v *agentView, now time.Ti
 	if mins == nil {
 		mins = s.minAlloc
 	}
-	if !meetsMinVec(counts, mins) {
+	if !meetsMinVec(counts, mins, s.names.width()) {
 		if shrunk {
 			return nil, refusedQuota
 		}
@@ -565,7 +566,11 @@ func dropOfferShardLocked(sh *shard, o *offer) {
 	if i := slices.Index(a.offers, o); i >= 0 {
 		a.offers = slices.Delete(a.offers, i, i+1)
 	}
-	a.free = a.free.Add(o.Resources)
+	if len(a.free) == 0 {
+		a.free = o.Resources // never modified in place: sharing is safe
+	} else {
+		a.free = a.free.Add(o.Resources)
+	}
 }
 
 // rescindShardLocked takes an offer back: it is dropped, uncharged, and
@@ -686,12 +691,12 @@ func (a *agent) used() core.Resources {
 
 // meetsMinVec reports whether an offer with member counts c satisfies one of
 // mins (any non-empty offer when mins is empty).
-func meetsMinVec(c *qvec, mins []qvec) bool {
+func meetsMinVec(c *qvec, mins []qvec, n int) bool {
 	if len(mins) == 0 {
-		return !c.isZero()
+		return !c.isZeroN(n)
 	}
 	for i := range mins {
-		if c.covers(&mins[i]) {
+		if c.coversN(&mins[i], n) {
 			return true
 		}
 	}
@@ -765,9 +770,13 @@ func (s *Sharded) pickRoundLocking(sh *shard, p *picker, open []work, pre **unch
 			late = nil
 		}
 		if w.fr != nil {
-			if folded != nil && sameResources(w.res, folded.res) {
-				s.chargeVecLocked(w.fr, folded.q, folded.u, +1, true, true)
-			} else {
+			switch {
+			case folded != nil && sameResources(w.res, folded.res):
+				s.chargeVecLocked(w.fr, &folded.q, &folded.u, +1, true, true)
+			case w.a.plain() && sameResources(w.res, w.a.freeCountsOf):
+				// All of a plain agent's free resources: all unreserved.
+				s.chargeVecLocked(w.fr, &w.a.freeCounted, &w.a.freeCounted, +1, true, true)
+			default:
 				s.chargeLocked(w.fr, w.res, +1, true)
 			}
 			w.fr.lastOffer = s.sweepNo

@@ -44,7 +44,7 @@ func (s *Sharded) fwRoleLocked(id FrameworkID, roleName string) *fwRole {
 	fr, ok := fw.roles[roleName]
 	if !ok {
 		s.genSeq++
-		fr = &fwRole{fw: fw, role: s.roleLocked(roleName), filterGen: s.genSeq}
+		fr = &fwRole{fw: fw, role: s.roleLocked(roleName), filterGen: s.genSeq, idKey: idKeyOf(fw.id)}
 		fw.roles[roleName] = fr
 	}
 	return fr
@@ -124,6 +124,7 @@ func (s *Sharded) addAgentShardLocked(sh *shard, info AgentInfo, slack, total, u
 	if len(used) > 0 {
 		a.free = total.Sub(used)
 	}
+	a.primeCounts(&s.names)
 	s.mu.Lock()
 	for _, u := range info.Used {
 		fr := s.fwRoleLocked(u.Framework, u.Role)

@@ -1,6 +1,7 @@
 package alloc
 
 import (
+	"encoding/binary"
 	"slices"
 	"strings"
 
@@ -75,11 +76,36 @@ func lessEntry(a, b *orderEntry) bool {
 	return a.self && !b.self
 }
 
+// lessFwRole orders a role's candidates by share, then framework ID. The
+// ID comparison, hit on every tie (frameworks with equal shares are
+// common), looks at the first 16 bytes as two integers before it compares
+// whole strings.
 func lessFwRole(a, b *fwRole) bool {
-	if a.share != b.share {
-		return a.share < b.share
+	return fwRoleBefore(a.share, a, b.share, b)
+}
+
+// fwRoleBefore reports whether a at share as sorts before b at share bs.
+func fwRoleBefore(as float64, a *fwRole, bs float64, b *fwRole) bool {
+	if as != bs {
+		return as < bs
+	}
+	if a.idKey != b.idKey {
+		if a.idKey[0] != b.idKey[0] {
+			return a.idKey[0] < b.idKey[0]
+		}
+		return a.idKey[1] < b.idKey[1]
 	}
 	return a.fw.id < b.fw.id
+}
+
+// idKeyOf packs the first 16 bytes of id, big-endian and zero-padded, so
+// that comparing keys orders IDs as comparing strings does, up to ties
+// between IDs that share those 16 bytes (or differ only by trailing zero
+// bytes), which the caller breaks with the strings themselves.
+func idKeyOf(id FrameworkID) [2]uint64 {
+	var b [16]byte
+	copy(b[:], id)
+	return [2]uint64{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])}
 }
 
 func lessQuotaShare(a, b *role) bool {
@@ -145,7 +171,7 @@ func (s *Sharded) setQuotaLocked(r *role, q Quota) {
 }
 
 func (s *Sharded) shareOf(q *qvec, weight float64) float64 {
-	return dominantShareVec(q, &s.orderTotals, &s.skip, weight)
+	return dominantShareVecN(q, &s.orderTotals, &s.skip, weight, s.names.width())
 }
 
 // addCandidateLocked makes fr a candidate.
@@ -215,7 +241,7 @@ func (s *Sharded) syncCandidateLocked(fr *fwRole) {
 // the cluster's available headroom when the agent is active.
 func (s *Sharded) chargeLocked(fr *fwRole, res core.Resources, sign int, agentActive bool) {
 	q, u := s.names.vecs(res)
-	s.chargeVecLocked(fr, q, u, sign, agentActive, true)
+	s.chargeVecLocked(fr, &q, &u, sign, agentActive, true)
 }
 
 // chargeVecLocked is chargeLocked with res already turned into its counted
@@ -223,36 +249,33 @@ func (s *Sharded) chargeLocked(fr *fwRole, res core.Resources, sign int, agentAc
 // Sharded.mu. With rekeyFw false, fr keeps its old key in its role's order
 // and the caller must call rekeyFwRoleLocked(fr) before it lets go of mu
 // (see picker.pend).
-func (s *Sharded) chargeVecLocked(fr *fwRole, q, u qvec, sign int, agentActive, rekeyFw bool) {
-	if q.isZero() {
+func (s *Sharded) chargeVecLocked(fr *fwRole, q, u *qvec, sign int, agentActive, rekeyFw bool) {
+	n := s.names.width()
+	if q.isZeroN(n) {
 		return
 	}
-	if sign < 0 {
-		for i := range q {
-			q[i], u[i] = -q[i], -u[i]
-		}
-	}
-	hasU := !u.isZero()
-	fr.alloc.add(&q)
+	sg := int64(sign)
+	hasU := !u.isZeroN(n)
+	fr.alloc.addN(q, sg, n)
 	if fr.inOrder && rekeyFw {
 		s.rekeyFwRoleLocked(fr)
 	}
 	r := fr.role
-	r.selfAlloc.add(&q)
+	r.selfAlloc.addN(q, sg, n)
 	if r.selfIn {
 		rekeyEntry(r.order, &r.selfEntry, s.shareOf(&r.selfAlloc, 1))
 	}
 	for x := r; x != s.root; x = x.parent {
-		x.alloc.add(&q)
+		x.alloc.addN(q, sg, n)
 		if hasU {
-			x.unresAlloc.add(&u)
+			x.unresAlloc.addN(u, sg, n)
 			s.updateUnmetLocked(x)
 		}
 		s.rekeyRoleLocked(x)
 	}
 	if agentActive && hasU {
 		// Offered or allocated resources are no longer free.
-		s.available.sub(&u)
+		s.available.addN(u, -sg, n)
 	}
 	if sign < 0 && hasU {
 		s.quotaEpoch.Add(1) // a cap may have loosened
@@ -293,7 +316,11 @@ func (s *Sharded) rekeyFwRoleLocked(fr *fwRole) {
 		fr.share = share
 		return
 	}
-	t.Delete(fr)
+	if m, _ := t.Min(); m == fr {
+		t.DeleteMin() // the common case after a pick: no comparisons
+	} else {
+		t.Delete(fr)
+	}
 	fr.share = share
 	t.ReplaceOrInsert(fr)
 }
@@ -510,7 +537,7 @@ func (s *Sharded) capsLocked(r *role, stage1 *role) capVec {
 			}
 		}
 	}
-	if !s.required.isZero() {
+	if !s.required.isZeroN(s.names.width()) {
 		q := nearestGuarantee(r)
 		for i, need := range s.required {
 			if need <= 0 {

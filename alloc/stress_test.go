@@ -318,3 +318,28 @@ func TestShardedFoldConcurrent(t *testing.T) {
 	}
 	t.Logf("folds=%d %+v", folds, a.Stats())
 }
+
+// TestFwRoleOrderMatchesIDs checks that the packed ID keys order framework
+// IDs exactly as comparing the strings does, ties and prefixes included.
+func TestFwRoleOrderMatchesIDs(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	alphabet := []byte("a\x00z-0189")
+	id := func() FrameworkID {
+		b := make([]byte, r.IntN(20))
+		for i := range b {
+			b[i] = alphabet[r.IntN(len(alphabet))]
+		}
+		return FrameworkID(b)
+	}
+	for range 20000 {
+		x, y := id(), id()
+		if r.IntN(4) == 0 {
+			y = x + FrameworkID(id()) // a prefix of the other
+		}
+		a := &fwRole{fw: &framework{id: x}, idKey: idKeyOf(x)}
+		b := &fwRole{fw: &framework{id: y}, idKey: idKeyOf(y)}
+		if got, want := lessFwRole(a, b), x < y; got != want {
+			t.Fatalf("lessFwRole(%q, %q) = %t, want %t", x, y, got, want)
+		}
+	}
+}
