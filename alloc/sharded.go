@@ -213,9 +213,9 @@ type agentState struct {
 	// only; see primeCounts).
 	freeCountsOf core.Resources
 	freeCounts   qvec
-	freeCounted  qvec // likewise, counted (and, for such agents, unreserved)
-	filters   map[*fwRole]*agentFilter // keyed by framework-role
-	shard     *shard
+	freeCounted  qvec                     // likewise, counted (and, for such agents, unreserved)
+	filters      map[*fwRole]*agentFilter // keyed by framework-role
+	shard        *shard
 	// nextExpiry is the earliest filter expiry queued in the shard's heap
 	// for this agent (zero: none queued).
 	nextExpiry time.Time
