@@ -2,6 +2,7 @@ package alloc
 
 import (
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -375,11 +376,20 @@ var offerBufs = sync.Pool{New: func() any { return &offerBuf{offers: make([]Offe
 
 // addOffer appends to out.Offers, taking a pooled list for the first.
 func (out *Output) addOffer(o Offer) {
+	out.reserveOffers(1)
+	out.Offers = append(out.Offers, o)
+}
+
+// reserveOffers makes room for n more offers in out.Offers, in a pooled
+// list if out has none yet.
+func (out *Output) reserveOffers(n int) {
 	if out.Offers == nil && out.buf == nil {
 		out.buf = offerBufs.Get().(*offerBuf)
 		out.Offers = out.buf.offers
 	}
-	out.Offers = append(out.Offers, o)
+	if cap(out.Offers)-len(out.Offers) < n {
+		out.Offers = slices.Grow(out.Offers, n)
+	}
 }
 
 // expiryHeap is a min-heap of filter expiries.

@@ -543,8 +543,9 @@ func (s *Sharded) recordOfferShardLocked(sh *shard, a *agent, fr *fwRole, res co
 	out.addOffer(o.Offer)
 }
 
-// maxSpare bounds a shard's spare offers.
-const maxSpare = 64
+// maxSpare bounds a shard's spare offers (a cluster of 64 shards keeps at
+// most 2 MiB of them).
+const maxSpare = 256
 
 // recycleShardLocked keeps o, which is gone and which nothing points to any
 // more, for a later offer. Only Accept and Decline call it: the sweep's

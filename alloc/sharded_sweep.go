@@ -60,9 +60,7 @@ func (s *Sharded) passShardLocked(sh *shard, now time.Time, out *Output) {
 		sh.seenEpoch = ep
 		todo = sh.list
 	}
-	if cap(out.Offers) == 0 {
-		out.Offers = make([]Offer, 0, len(todo))
-	}
+	out.reserveOffers(len(todo))
 	s.allocateAgents(sh, todo, now, out, nil, nil)
 }
 
