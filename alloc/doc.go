@@ -116,7 +116,9 @@
 // and its ancestors are alone in their orders. Then nothing the engine's
 // mu guards changes at all, and the pick only reads (its writes are quota
 // memos), so such events on different shards run in parallel
-// (Sharded.foldShared).
+// (Sharded.foldShared). While no writer is about, such a read does not even
+// take the read lock: it flags its own shard, and a writer clears the
+// engine's read bias and waits for flagged shards (Sharded.bias).
 //
 // Fairness error. Every pick is atomic under the engine's mu, so no two
 // picks act on the same stale share. Concurrent API calls on different

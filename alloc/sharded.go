@@ -105,7 +105,21 @@ type Sharded struct {
 	// debugMu serializes public calls under the invariants build tag.
 	debugMu sync.Mutex
 
-	// mu guards every field below.
+	// bias lets foldShared read engine state without touching mu, whose
+	// reader count every reader would otherwise write (one cache line,
+	// passed between cores on every event): while it is set, a fold read
+	// flags its own shard (shard.folding) instead, and a writer that finds
+	// it set clears it and waits for the flagged shards (revokeBias). A
+	// fold read that found it clear sets it again once biasAfter reads
+	// have gone through mu since then, which bounds the cost of revoking
+	// when writes are frequent. Go's atomics are sequentially consistent,
+	// so a reader's store of its flag and load of bias, and a writer's
+	// store of bias and load of the flags, cannot both miss each other.
+	bias     atomic.Bool
+	slowRead atomic.Uint32 // fold reads through mu since bias was revoked
+
+	// mu guards every field below. Take it for writing with lock, never
+	// with mu.Lock: see bias.
 	mu         sync.RWMutex
 	frameworks map[FrameworkID]*framework
 	roles      map[string]*role
@@ -178,6 +192,10 @@ type shardState struct {
 	// different shards do not write a shared cache line. folds counts
 	// events settled by foldShared (for tests).
 	offersMade, rescinds, revocations, folds uint64
+	// folding is set while a fold read runs on this shard without mu (see
+	// Sharded.bias). Written only with the shard's mu held; read by
+	// writers of the engine state at any time.
+	folding atomic.Bool
 }
 
 // agent is one agent's state. Guarded by its shard's mu.
@@ -320,6 +338,26 @@ func NewSharded(opts Options) (*Sharded, error) {
 		}})
 	}
 	return s, nil
+}
+
+// biasAfter is how many fold reads go through Sharded.mu after a writer
+// revoked the read bias before a reader sets it again.
+const biasAfter = 1024
+
+// lock takes Sharded.mu for writing, revoking the read bias if it is set.
+func (s *Sharded) lock() {
+	s.mu.Lock()
+	if s.bias.Load() {
+		s.bias.Store(false)
+		s.slowRead.Store(0)
+		for _, sh := range s.shards {
+			// A fold read holds its shard's mu, takes no other lock and
+			// only reads: it ends soon.
+			for sh.folding.Load() {
+				runtime.Gosched()
+			}
+		}
+	}
 }
 
 // maxShards bounds the shard count so that a shard index fits in the low

@@ -191,7 +191,7 @@ func (s *Sharded) allocateAgents(sh *shard, agents []*agent, now time.Time, out 
 		}
 		if len(open) == 0 {
 			if pre != nil { // nothing to allocate: apply the event alone
-				s.mu.Lock()
+				s.lock()
 				s.applyLocked(sh, preAgent, pre, false)
 				s.mu.Unlock()
 			}
@@ -578,7 +578,7 @@ func dropOfferShardLocked(sh *shard, o *offer) {
 // reported in out.
 func (s *Sharded) rescindShardLocked(sh *shard, o *offer, why RescindReason, out *Output) {
 	dropOfferShardLocked(sh, o)
-	s.mu.Lock()
+	s.lock()
 	s.chargeLocked(o.fr, o.Resources, -1, o.agent.active && !o.agent.removed)
 	s.mu.Unlock()
 	sh.rescinds++
@@ -605,7 +605,7 @@ func (s *Sharded) settleShardLocked(sh *shard, a *agent, out *Output) {
 func (s *Sharded) settleWithShardLocked(sh *shard, a *agent, out *Output, pre *uncharge) {
 	if s.opts.DisableIncremental {
 		if pre != nil {
-			s.mu.Lock()
+			s.lock()
 			s.applyLocked(sh, a, pre, false)
 			s.mu.Unlock()
 		}
@@ -728,7 +728,7 @@ type work struct {
 // pickRoundLocking takes Sharded.mu and picks one candidate for every
 // agent of open (see allocateAgents). It applies *pre first, and clears it.
 func (s *Sharded) pickRoundLocking(sh *shard, p *picker, open []work, pre **uncharge, preAgent *agent) {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	// folded is the event whose resources this round may offer again as
 	// they are: their vectors are known already. late is the event whose
@@ -803,8 +803,27 @@ func (s *Sharded) foldShared(p *picker, open []work, pre *uncharge, preAgent *ag
 	if len(open) != 1 || open[0].a != preAgent || len(open[0].tried) > 0 || pre.refuse > 0 || !preAgent.active {
 		return false
 	}
+	if s.bias.Load() {
+		sh := preAgent.shard
+		sh.folding.Store(true)
+		if s.bias.Load() {
+			ok := s.foldReadLocked(p, open, pre, preAgent)
+			sh.folding.Store(false)
+			return ok
+		}
+		sh.folding.Store(false)
+	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	if !s.bias.Load() && s.slowRead.Add(1) >= biasAfter {
+		s.bias.Store(true) // no writer holds mu: safe to turn the bias on
+	}
+	return s.foldReadLocked(p, open, pre, preAgent)
+}
+
+// foldReadLocked is foldShared's read of engine state, with Sharded.mu
+// held for reading or the read bias in force (see Sharded.bias).
+func (s *Sharded) foldReadLocked(p *picker, open []work, pre *uncharge, preAgent *agent) bool {
 	fr := pre.fr
 	if !fr.inOrder || fr.lastOffer != s.sweepNo || !s.orderOnlyLocked(fr) {
 		return false

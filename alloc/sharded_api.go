@@ -95,7 +95,7 @@ func (s *Sharded) AddAgent(info AgentInfo) error {
 // rescindPendingOverLimit rescinds offers of roles that a new reservation
 // pushed over a quota limit. No shard lock may be held.
 func (s *Sharded) rescindPendingOverLimit() {
-	s.mu.Lock()
+	s.lock()
 	roles := s.overLimit
 	s.overLimit = nil
 	s.mu.Unlock()
@@ -125,7 +125,7 @@ func (s *Sharded) addAgentShardLocked(sh *shard, info AgentInfo, slack, total, u
 		a.free = total.Sub(used)
 	}
 	a.primeCounts(&s.names)
-	s.mu.Lock()
+	s.lock()
 	for _, u := range info.Used {
 		fr := s.fwRoleLocked(u.Framework, u.Role)
 		a.addAllocation(fr, u.Resources)
@@ -197,7 +197,7 @@ func (s *Sharded) UpdateAgentTotal(id AgentID, total core.Resources) error {
 			return fmt.Errorf("%w: agent %s: allocations %s do not fit in new total %s", ErrBadArgument, id, allocated, newTotal)
 		}
 		s.rescindUntilFitsShardLocked(sh, a, newTotal, func(*offer) bool { return true }, RescindAgentUpdated, out)
-		s.mu.Lock()
+		s.lock()
 		if a.active {
 			s.addAvailableLocked(a.free, -1)
 		}
@@ -217,7 +217,7 @@ func (s *Sharded) UpdateAgentTotal(id AgentID, total core.Resources) error {
 				if o := a.offers[i]; !o.fr.fw.info.Capabilities.Has(GPUResources) {
 					s.mu.Unlock()
 					s.rescindShardLocked(sh, o, RescindAgentUpdated, out)
-					s.mu.Lock()
+					s.lock()
 				}
 			}
 		}
@@ -299,7 +299,7 @@ func (s *Sharded) ActivateAgent(id AgentID) error {
 			return nil
 		}
 		a.active = true
-		s.mu.Lock()
+		s.lock()
 		s.addAvailableLocked(a.free, +1)
 		s.mu.Unlock()
 		s.settleShardLocked(sh, a, out)
@@ -319,7 +319,7 @@ func (s *Sharded) DeactivateAgent(id AgentID) error {
 			s.rescindShardLocked(sh, a.offers[len(a.offers)-1], RescindAgentDeactivated, out)
 		}
 		a.active = false
-		s.mu.Lock()
+		s.lock()
 		s.addAvailableLocked(a.free, -1)
 		s.mu.Unlock()
 		return nil
@@ -334,7 +334,7 @@ func (s *Sharded) RemoveAgent(id AgentID) error {
 		for len(a.offers) > 0 {
 			s.rescindShardLocked(sh, a.offers[len(a.offers)-1], RescindAgentRemoved, out)
 		}
-		s.mu.Lock()
+		s.lock()
 		for _, al := range a.allocs {
 			s.chargeLocked(al.fr, al.res, -1, false)
 		}
@@ -362,7 +362,7 @@ func (s *Sharded) AddFramework(info FrameworkInfo) error {
 	if err != nil {
 		return err
 	}
-	s.mu.Lock()
+	s.lock()
 	fw, ok := s.frameworks[info.ID]
 	if ok && !fw.placeholder {
 		s.mu.Unlock()
@@ -429,7 +429,7 @@ func (s *Sharded) UpdateFramework(info FrameworkInfo) error {
 	if err != nil {
 		return err
 	}
-	s.mu.Lock()
+	s.lock()
 	fw, ok := s.frameworks[info.ID]
 	if !ok || fw.placeholder {
 		s.mu.Unlock()
@@ -458,7 +458,7 @@ func (s *Sharded) UpdateFramework(info FrameworkInfo) error {
 func (s *Sharded) RemoveFramework(id FrameworkID) error {
 	s.enter()
 	defer s.exit()
-	s.mu.Lock()
+	s.lock()
 	fw, ok := s.frameworks[id]
 	if !ok || fw.placeholder {
 		s.mu.Unlock()
@@ -488,7 +488,7 @@ func (s *Sharded) RemoveFramework(id FrameworkID) error {
 				}
 				a.allocs = slices.Delete(a.allocs, i, i+1)
 				a.free = a.free.Add(al.res)
-				s.mu.Lock()
+				s.lock()
 				s.chargeLocked(al.fr, al.res, -1, a.active)
 				s.mu.Unlock()
 				changed = true
@@ -546,7 +546,7 @@ func (s *Sharded) DeactivateFramework(id FrameworkID) error {
 }
 
 func (s *Sharded) withFramework(id FrameworkID, fn func(*framework)) error {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	fw, ok := s.frameworks[id]
 	if !ok || fw.placeholder {
@@ -763,7 +763,7 @@ func (s *Sharded) UpdateAllocation(fwID FrameworkID, agentID AgentID, role strin
 			return err
 		}
 		al := &a.allocs[i]
-		s.mu.Lock()
+		s.lock()
 		s.chargeLocked(al.fr, from, -1, false)
 		s.chargeLocked(al.fr, to, +1, false)
 		s.addReservedLocked(a.info.Total, -1)
@@ -784,7 +784,7 @@ func (s *Sharded) SetWeight(roleName string, w float64) error {
 	if err := validateWeight(roleName, w); err != nil {
 		return err
 	}
-	s.mu.Lock()
+	s.lock()
 	s.weights[roleName] = w
 	r := s.roleLocked(roleName)
 	r.weight = w
@@ -806,7 +806,7 @@ func (s *Sharded) SetQuota(roleName string, q Quota) error {
 	if err := s.names.internQuantities(q.Limit); err != nil {
 		return err
 	}
-	s.mu.Lock()
+	s.lock()
 	if q.Guarantee.IsEmpty() && q.Limit.IsEmpty() {
 		delete(s.quotas, roleName)
 	} else {
@@ -866,7 +866,7 @@ func (s *Sharded) rescindOverLimit(r *role) {
 	slices.SortFunc(victims, func(a, b *offer) int { return cmpTime(b.Created, a.Created, uint64(b.ID), uint64(a.ID)) })
 	var out Output
 	for _, o := range victims {
-		s.mu.Lock()
+		s.lock()
 		over, helps := s.overLimitLocked(r), s.offerEasesLimitLocked(r, o)
 		s.mu.Unlock()
 		if !over {
@@ -909,7 +909,7 @@ func (s *Sharded) unlockAllShards() {
 func (s *Sharded) rescindWhere(pick func(*offer) bool, why RescindReason) {
 	s.forEachShard(func(sh *shard, out *Output) {
 		var victims []*offer
-		s.mu.Lock() // pick reads framework state
+		s.lock() // pick reads framework state
 		for _, o := range sh.offers {
 			if pick(o) {
 				victims = append(victims, o)

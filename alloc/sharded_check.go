@@ -15,7 +15,7 @@ import (
 func (s *Sharded) checkAccounting() error {
 	s.lockAllShards()
 	defer s.unlockAllShards()
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	var errs []error
 	fail := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }

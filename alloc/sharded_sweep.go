@@ -69,7 +69,7 @@ func (s *Sharded) Sweep() {
 	s.enter()
 	defer s.exit()
 	now := s.now()
-	s.mu.Lock()
+	s.lock()
 	s.sweepNo++
 	sweep := s.sweepNo
 	s.mu.Unlock()
@@ -126,7 +126,7 @@ func (s *Sharded) fairShareLocked() map[*fwRole]float64 {
 // when some candidate below its fair share (or guarantee) got nothing
 // since the previous sweep and refuses nothing.
 func (s *Sharded) relieveStarvation(now time.Time, sweep uint64) {
-	s.mu.Lock()
+	s.lock()
 	fair := s.fairShareLocked()
 	var starved []*fwRole
 	for fr, f := range fair {
@@ -162,7 +162,7 @@ func (s *Sharded) relieveStarvation(now time.Time, sweep uint64) {
 		// The victim is the offer, among those st could use, of the
 		// candidate furthest above its fair share right now (oldest offer
 		// on ties).
-		s.mu.Lock()
+		s.lock()
 		var victim *offer
 		var worst float64
 		for _, o := range pool {
@@ -215,7 +215,7 @@ func (s *Sharded) Stats() Stats {
 		}
 		sh.mu.Unlock()
 	}
-	s.mu.Lock()
+	s.lock()
 	for _, fw := range s.frameworks {
 		if !fw.placeholder {
 			st.Frameworks++
@@ -230,7 +230,7 @@ func (s *Sharded) Snapshot() Snapshot {
 	now := s.now()
 	s.lockAllShards()
 	defer s.unlockAllShards()
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	snap := Snapshot{Weights: map[string]float64{}, Quotas: map[string]Quota{}}
 	for _, sh := range s.shards {
