@@ -161,14 +161,26 @@ func (s *Sharded) applyLocked(sh *shard, a *agent, u *uncharge, deferFw bool) {
 // exclude, when not nil, is not offered anything in this call (a starvation
 // rescind must not hand the agent straight back to its victim).
 func (s *Sharded) allocateAgents(sh *shard, agents []*agent, now time.Time, out *Output, pre *uncharge, exclude *fwRole) {
-	var preAgent *agent
-	if pre != nil {
-		preAgent = agents[0]
-	}
 	var one [1]work
 	open := one[:0]
 	if len(agents) > 1 {
 		open = make([]work, 0, min(len(agents), batchSize))
+	}
+	s.allocate(sh, agents, open, now, out, pre, exclude)
+}
+
+// allocateWorks carries on allocating agents already being worked on (their
+// tried lists set): see recordPassShardLocked.
+func (s *Sharded) allocateWorks(sh *shard, open []work, now time.Time, out *Output) {
+	s.allocate(sh, nil, open, now, out, nil, nil)
+}
+
+// allocate is allocateAgents and allocateWorks: open holds the agents
+// being worked on, agents those still to start.
+func (s *Sharded) allocate(sh *shard, agents []*agent, open []work, now time.Time, out *Output, pre *uncharge, exclude *fwRole) {
+	var preAgent *agent
+	if pre != nil {
+		preAgent = agents[0]
 	}
 	p := s.pickers.Get().(*picker)
 	p.now = now

@@ -2,21 +2,22 @@ package alloc
 
 import (
 	"cmp"
+	"runtime"
 	"slices"
+	"sync"
 	"time"
 )
 
 // forEachShard runs fn on every shard in turn, with its mu held, and emits
-// each shard's output.
+// each shard's output, on the calling goroutine.
 //
-// Passes over the shards run on the calling goroutine. Spreading them over
-// GOMAXPROCS goroutines was tried and measured: picking a candidate is
-// serial (it holds Sharded.mu), so two workers mostly hand the lock back
-// and forth, and on this kind of machine each handoff wakes a sleeping
-// goroutine: a 10k-agent cycle took 26 ms on two workers against 9 ms on
-// one. Shards still allocate concurrently when events arrive concurrently
-// (each API call allocates its own agent under its shard's lock), which is
-// what the churn benchmark measures.
+// Allocation passes over every shard use passAll instead. Spreading whole
+// passes over GOMAXPROCS goroutines was tried and measured: picking a
+// candidate is serial (it holds Sharded.mu), so two workers mostly handed
+// the lock back and forth, and on this kind of machine each handoff woke
+// a sleeping goroutine (a 10k-agent cycle took 26 ms on two workers
+// against 9 ms on one). passAll splits the work by kind instead: one
+// goroutine picks, the other records.
 func (s *Sharded) forEachShard(fn func(sh *shard, out *Output)) {
 	for _, sh := range s.shards {
 		var out Output
@@ -33,14 +34,119 @@ func (s *Sharded) allocateAll() {
 	if s.opts.DisableIncremental {
 		return
 	}
-	now := s.now()
-	s.forEachShard(func(sh *shard, out *Output) { s.passShardLocked(sh, now, out) })
+	s.passAll(s.now(), false)
 }
 
-// passShardLocked allocates the shard's agents that may have something to
+// passAll runs an allocation pass over every shard (after expiring offers
+// and filters, with expire).
+//
+// With more than one shard and more than one P, it is a two-stage
+// pipeline. The calling goroutine locks a shard, makes the first pick for
+// each of its agents that may have something to offer (charged under
+// Sharded.mu, in batches) and hands the shard, still locked, to a second
+// goroutine, which records those offers, allocates what the agents have
+// left (rare: reservations, slack and quota caps leave leftovers),
+// unlocks the shard and emits its output, while the caller picks for the
+// next shard. Picking is serial, recording is not: the recorder takes
+// Sharded.mu only for leftovers, so the two rarely meet, and a handoff is
+// one channel send per shard. Within a shard the order is as in
+// allocateAgents except that every agent's first pick comes before any
+// agent's second.
+func (s *Sharded) passAll(now time.Time, expire bool) {
+	prep := func(sh *shard, out *Output) []*agent {
+		if expire {
+			s.expireOffersShardLocked(sh, now, out)
+			s.expireFiltersShardLocked(sh, now)
+		}
+		return s.todoShardLocked(sh)
+	}
+	if len(s.shards) == 1 || runtime.GOMAXPROCS(0) == 1 {
+		s.forEachShard(func(sh *shard, out *Output) {
+			todo := prep(sh, out)
+			out.reserveOffers(len(todo))
+			s.allocateAgents(sh, todo, now, out, nil, nil)
+		})
+		return
+	}
+	type pass struct {
+		sh    *shard
+		out   Output
+		works []work
+	}
+	ch := make(chan *pass, 4)
+	var recorder sync.WaitGroup
+	recorder.Go(func() {
+		for ps := range ch {
+			s.recordPassShardLocked(ps.sh, ps.works, now, &ps.out)
+			ps.sh.mu.Unlock()
+			s.emit(&ps.out)
+		}
+	})
+	p := s.pickers.Get().(*picker)
+	p.now = now
+	for _, sh := range s.shards {
+		ps := &pass{sh: sh}
+		sh.mu.Lock()
+		todo := prep(sh, &ps.out)
+		ps.works = s.firstPicksShardLocked(sh, p, todo)
+		ch <- ps // the recorder unlocks sh
+	}
+	close(ch)
+	p.release()
+	s.pickers.Put(p)
+	recorder.Wait()
+}
+
+// firstPicksShardLocked makes, and charges, the first pick for each agent
+// of todo that may have something to offer, batchSize agents per hold of
+// Sharded.mu. The offers are not recorded: see recordPassShardLocked.
+func (s *Sharded) firstPicksShardLocked(sh *shard, p *picker, todo []*agent) []work {
+	works := make([]work, 0, len(todo))
+	for _, a := range todo {
+		if a.active && !a.removed && len(a.free) > 0 {
+			a.primeCounts(&s.names)
+			works = append(works, work{a: a})
+		}
+	}
+	var none *uncharge
+	for b := works; len(b) > 0; {
+		n := min(len(b), batchSize)
+		s.pickRoundLocking(sh, p, b[:n], &none, nil)
+		b = b[n:]
+	}
+	return works
+}
+
+// recordPassShardLocked records the first picks of a pass, parks agents
+// refused by quota caps, and allocates what the agents that got an offer
+// have left.
+func (s *Sharded) recordPassShardLocked(sh *shard, works []work, now time.Time, out *Output) {
+	out.reserveOffers(len(works))
+	kept := works[:0]
+	for _, w := range works {
+		if w.fr != nil {
+			s.recordOfferShardLocked(sh, w.a, w.fr, w.res, now, out)
+			if len(w.a.free) > 0 {
+				w.tried = append(w.tried, w.fr)
+				w.fr, w.res = nil, nil
+				kept = append(kept, w)
+				continue
+			}
+		}
+		if w.qBlock && !w.a.quotaParked {
+			w.a.quotaParked = true
+			sh.quotaParked = append(sh.quotaParked, w.a)
+		}
+	}
+	if len(kept) > 0 {
+		s.allocateWorks(sh, kept, now, out)
+	}
+}
+
+// todoShardLocked returns the shard's agents that may have something to
 // offer: all of them when the epoch moved since the shard's last full pass,
 // else only the dirty ones.
-func (s *Sharded) passShardLocked(sh *shard, now time.Time, out *Output) {
+func (s *Sharded) todoShardLocked(sh *shard) []*agent {
 	if ep := s.quotaEpoch.Load(); sh.seenQuotaEpoch != ep {
 		// Quota may have loosened: look at the parked agents again (via
 		// the dirty list, which holds an agent once).
@@ -60,8 +166,7 @@ func (s *Sharded) passShardLocked(sh *shard, now time.Time, out *Output) {
 		sh.seenEpoch = ep
 		todo = sh.list
 	}
-	out.reserveOffers(len(todo))
-	s.allocateAgents(sh, todo, now, out, nil, nil)
+	return todo
 }
 
 // Sweep implements Allocator.
@@ -74,11 +179,7 @@ func (s *Sharded) Sweep() {
 	sweep := s.sweepNo
 	s.mu.Unlock()
 	s.sweeps.Add(1)
-	s.forEachShard(func(sh *shard, out *Output) {
-		s.expireOffersShardLocked(sh, now, out)
-		s.expireFiltersShardLocked(sh, now)
-		s.passShardLocked(sh, now, out)
-	})
+	s.passAll(now, true)
 	if s.opts.MaxStarvationRescinds > 0 {
 		s.relieveStarvation(now, sweep)
 	}
