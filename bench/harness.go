@@ -300,13 +300,17 @@ func (h *harness) churn(res core.Resources) ([]row, error) {
 		}
 		for _, impl := range h.engines {
 			fmt.Fprintf(h.progress, "churn %s %s\n", impl, workers)
-			events := max(h.p.Bench.Events, 1000)
+			// Five times as many pairs, each a fifth as long: this
+			// machine's speed drifts on a scale of a fraction of a
+			// second, and a short pair is more often measured in one
+			// state. Rates do not depend on the count.
+			events, count := max(h.p.Bench.Events/5, 1000), 5*h.count
 			if impl == "reference" {
 				// The reference takes a sort per event: fewer events keep
-				// it to seconds. Rates do not depend on the count.
+				// it to seconds.
 				events = max(events/20, 1000)
 			}
-			pairs, err := scenario.ChurnPairs(impl, size, res, events, h.count, byShard)
+			pairs, err := scenario.ChurnPairs(impl, size, res, events, count, byShard)
 			if err != nil {
 				return nil, err
 			}
