@@ -120,17 +120,14 @@ func BenchmarkIncrementalLatency(b *testing.B) {
 
 // BenchmarkChurn measures accept+recover events per second with one
 // goroutine per GOMAXPROCS, each driving the agents of its own shards
-// (workers=shard) or every shard (workers=dealt); see scenario.Churn. Each
+// (workers=shard), of every shard (workers=dealt) or of an engine of its
+// own (workers=apart, the machine's ceiling); see scenario.Churn. Each
 // iteration runs GOMAXPROCS=1 and 2 back to back and reports both rates
 // and their ratio.
 func BenchmarkChurn(b *testing.B) {
 	size := scenario.Size{Agents: 2000, Frameworks: 200}
 	for _, impl := range scenario.Impls {
-		for _, byShard := range []bool{true, false} {
-			workers := "shard"
-			if !byShard {
-				workers = "dealt"
-			}
+		for _, workers := range []scenario.Workers{scenario.WorkersByShard, scenario.WorkersDealt, scenario.WorkersApart} {
 			b.Run(fmt.Sprintf("impl=%s/%s/workers=%s", impl, size, workers), func(b *testing.B) {
 				events := 200000
 				if impl == "reference" || testing.Short() {
@@ -138,7 +135,7 @@ func BenchmarkChurn(b *testing.B) {
 				}
 				var one, two, ratio float64
 				for range b.N {
-					p, err := scenario.ChurnPairs(impl, size, mesosAgent, events, 1, byShard)
+					p, err := scenario.ChurnPairs(impl, size, mesosAgent, events, 1, workers)
 					if err != nil {
 						b.Fatal(err)
 					}

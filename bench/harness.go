@@ -284,22 +284,23 @@ func (h *harness) churn(res core.Resources) ([]row, error) {
 	s := h.p.Bench.Incremental
 	size := scenario.Size{Agents: max(s.Agents/10, 200), Frameworks: max(s.Frameworks/10, 20)}
 	var rows []row
-	for _, byShard := range []bool{true, false} {
-		workers := "workers by shard"
-		if !byShard {
-			workers = "workers dealt agents in turn"
-		}
+	for _, workers := range []scenario.Workers{scenario.WorkersByShard, scenario.WorkersDealt, scenario.WorkersApart} {
+		label := map[scenario.Workers]string{
+			scenario.WorkersByShard: "workers by shard",
+			scenario.WorkersDealt:   "workers dealt agents in turn",
+			scenario.WorkersApart:   "ceiling: an engine per worker",
+		}[workers]
 		newRow := func(name, unit string) row {
-			return row{name: fmt.Sprintf("churn %s, %s %s", name, workers, size), unit: unit, value: map[string]float64{}, skipped: map[string]string{}}
+			return row{name: fmt.Sprintf("churn %s, %s %s", name, label, size), unit: unit, value: map[string]float64{}, skipped: map[string]string{}}
 		}
 		one, two, ratio := newRow("GOMAXPROCS=1", "events/s"), newRow("GOMAXPROCS=2", "events/s"), newRow("speedup 2 over 1", "x")
-		if byShard {
+		if workers == scenario.WorkersByShard {
 			// The target is what sharding buys: concurrent calls on
 			// different shards.
 			ratio.target = &target{1.6, false}
 		}
 		for _, impl := range h.engines {
-			fmt.Fprintf(h.progress, "churn %s %s\n", impl, workers)
+			fmt.Fprintf(h.progress, "churn %s %s\n", impl, label)
 			// Five times as many pairs, each a fifth as long: this
 			// machine's speed drifts on a scale of a fraction of a
 			// second, and a short pair is more often measured in one
@@ -310,7 +311,7 @@ func (h *harness) churn(res core.Resources) ([]row, error) {
 				// it to seconds.
 				events = max(events/20, 1000)
 			}
-			pairs, err := scenario.ChurnPairs(impl, size, res, events, count, byShard)
+			pairs, err := scenario.ChurnPairs(impl, size, res, events, count, workers)
 			if err != nil {
 				return nil, err
 			}

@@ -266,41 +266,91 @@ func Incremental(impl string, size Size, res core.Resources, events int, seed ui
 	return r, nil
 }
 
+// Workers says how the churn scenario splits agents among its goroutines.
+type Workers int
+
+const (
+	// WorkersDealt deals agents out in turn, so every goroutine works on
+	// every shard and they meet on its lock and cache lines.
+	WorkersDealt Workers = iota
+	// WorkersByShard gives each goroutine the agents of its own shards (for
+	// an engine that says which shard owns an agent), as in a master that
+	// partitions agent-side work by the allocator's shard: this shows what
+	// sharding buys.
+	WorkersByShard
+	// WorkersApart gives each goroutine an engine of its own, with its part
+	// of the agents and frameworks: nothing is shared, so the speedup is
+	// the most this machine gives this work, the ceiling for the others.
+	WorkersApart
+)
+
+func (w Workers) String() string {
+	switch w {
+	case WorkersByShard:
+		return "shard"
+	case WorkersApart:
+		return "apart"
+	}
+	return "dealt"
+}
+
 // Churn measures events per second (an Accept of an offer and the Recover
 // of what it held) with procs goroutines at GOMAXPROCS=procs, each working
-// its own agents, as a master's concurrent API calls would.
-//
-// With byShard, each goroutine's agents are those of its own shards (for
-// an engine that says which shard owns an agent), as in a master that
-// partitions agent-side work by the allocator's shard: this shows what
-// sharding buys. Without it, agents are dealt out in turn, so both
-// goroutines work on every shard and meet on its lock and cache lines.
-func Churn(impl string, size Size, res core.Resources, events, procs int, byShard bool) (float64, error) {
+// its own agents, as a master's concurrent API calls would; workers says
+// how the agents are split.
+func Churn(impl string, size Size, res core.Resources, events, procs int, workers Workers) (float64, error) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+	engines := 1
+	if workers == WorkersApart {
+		engines = procs
+	}
 	owner := make(map[alloc.AgentID]int, size.Agents)
 	queues := make([]chan alloc.Offer, procs)
 	for i := range queues {
 		queues[i] = make(chan alloc.Offer, size.Agents+16)
 	}
-	a, err := New(impl, alloc.Options{Clock: NewClock(), Sink: func(o alloc.Output) {
+	sink := func(o alloc.Output) {
 		for _, of := range o.Offers {
 			queues[owner[of.Agent]] <- of
 		}
-	}})
-	if err != nil {
-		return 0, err
 	}
-	sh, sharded := a.(interface{ ShardIndex(alloc.AgentID) int })
-	for i := range size.Agents {
-		id := agentID(i)
-		if byShard && sharded {
-			owner[id] = sh.ShardIndex(id) % procs
-		} else {
-			owner[id] = i % procs
+	engine := make([]alloc.Allocator, procs) // per worker
+	for e := range engines {
+		a, err := New(impl, alloc.Options{Clock: NewClock(), Sink: sink})
+		if err != nil {
+			return 0, err
 		}
-	}
-	if err := populate(a, size.Agents, size.Frameworks, "roleA", res); err != nil {
-		return 0, err
+		// Engine e holds agents e, e+engines, ... and as many frameworks.
+		var ids []alloc.AgentID
+		for i := e; i < size.Agents; i += engines {
+			ids = append(ids, agentID(i))
+		}
+		sh, sharded := a.(interface{ ShardIndex(alloc.AgentID) int })
+		for k, id := range ids {
+			switch {
+			case engines > 1:
+				owner[id] = e
+			case workers == WorkersByShard && sharded:
+				owner[id] = sh.ShardIndex(id) % procs
+			default:
+				owner[id] = k % procs
+			}
+		}
+		for i := range size.Frameworks / engines {
+			if err := a.AddFramework(alloc.FrameworkInfo{ID: frameworkID(i), Roles: []string{"roleA"}}); err != nil {
+				return 0, err
+			}
+		}
+		for _, id := range ids {
+			if err := a.AddAgent(alloc.AgentInfo{ID: id, Hostname: "host-" + string(id), Total: res.Clone(), Checkpoint: true}); err != nil {
+				return 0, err
+			}
+		}
+		for w := range procs {
+			if engines == 1 || w == e {
+				engine[w] = a
+			}
+		}
 	}
 	per := events / procs
 	errs := make(chan error, procs)
@@ -308,6 +358,7 @@ func Churn(impl string, size Size, res core.Resources, events, procs int, byShar
 	var wg sync.WaitGroup
 	start := time.Now()
 	for w := range procs {
+		a := engine[w]
 		wg.Go(func() {
 			for range per {
 				// The sink runs inside Recover, so the offer that
@@ -352,14 +403,14 @@ type ChurnPair struct {
 func (p ChurnPair) Ratio() float64 { return p.Two / p.One }
 
 // ChurnPairs runs Churn at 1 and 2 procs, count times, interleaved.
-func ChurnPairs(impl string, size Size, res core.Resources, events, count int, byShard bool) ([]ChurnPair, error) {
+func ChurnPairs(impl string, size Size, res core.Resources, events, count int, workers Workers) ([]ChurnPair, error) {
 	var out []ChurnPair
 	for range count {
-		one, err := Churn(impl, size, res, events, 1, byShard)
+		one, err := Churn(impl, size, res, events, 1, workers)
 		if err != nil {
 			return nil, err
 		}
-		two, err := Churn(impl, size, res, events, 2, byShard)
+		two, err := Churn(impl, size, res, events, 2, workers)
 		if err != nil {
 			return nil, err
 		}
