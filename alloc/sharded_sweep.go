@@ -73,15 +73,8 @@ func (s *Sharded) passAll(now time.Time, expire bool) {
 		out   Output
 		works []work
 	}
-	ch := make(chan *pass, 4)
+	var ch chan *pass // the recorder's, made when a shard first has picks
 	var recorder sync.WaitGroup
-	recorder.Go(func() {
-		for ps := range ch {
-			s.recordPassShardLocked(ps.sh, ps.works, now, &ps.out)
-			ps.sh.mu.Unlock()
-			s.emit(&ps.out)
-		}
-	})
 	p := s.pickers.Get().(*picker)
 	p.now = now
 	for _, sh := range s.shards {
@@ -89,9 +82,28 @@ func (s *Sharded) passAll(now time.Time, expire bool) {
 		sh.mu.Lock()
 		todo := prep(sh, &ps.out)
 		ps.works = s.firstPicksShardLocked(sh, p, todo)
+		if len(ps.works) == 0 {
+			// Nothing to record (a sweep where every agent is parked
+			// costs no handoff at all).
+			sh.mu.Unlock()
+			s.emit(&ps.out)
+			continue
+		}
+		if ch == nil {
+			ch = make(chan *pass, 4)
+			recorder.Go(func() {
+				for ps := range ch {
+					s.recordPassShardLocked(ps.sh, ps.works, now, &ps.out)
+					ps.sh.mu.Unlock()
+					s.emit(&ps.out)
+				}
+			})
+		}
 		ch <- ps // the recorder unlocks sh
 	}
-	close(ch)
+	if ch != nil {
+		close(ch)
+	}
 	p.release()
 	s.pickers.Put(p)
 	recorder.Wait()
@@ -101,9 +113,12 @@ func (s *Sharded) passAll(now time.Time, expire bool) {
 // of todo that may have something to offer, batchSize agents per hold of
 // Sharded.mu. The offers are not recorded: see recordPassShardLocked.
 func (s *Sharded) firstPicksShardLocked(sh *shard, p *picker, todo []*agent) []work {
-	works := make([]work, 0, len(todo))
+	var works []work
 	for _, a := range todo {
 		if a.active && !a.removed && len(a.free) > 0 {
+			if works == nil {
+				works = make([]work, 0, len(todo))
+			}
 			a.primeCounts(&s.names)
 			works = append(works, work{a: a})
 		}
