@@ -26,7 +26,9 @@
 // offers it everything it may take, until no candidate is left or nothing
 // offerable remains. (The sharded engine works through a batch of agents in
 // rounds, one pick per agent per round, so an agent's leftovers wait for the
-// other agents' first picks; the reference finishes each agent first.) A
+// other agents' first picks: in a pass over all shards, every agent of a
+// shard gets its first pick before any gets its second. The reference
+// finishes each agent first.) A
 // candidate may take, on agent a:
 //
 //   - the free resources allocatable to its role (unreserved, or reserved for
@@ -126,7 +128,9 @@
 // depends on their interleaving: with k calls allocating concurrently, a
 // framework can be up to k-1 offers (each at most one agent's free
 // resources) ahead of or behind the order a serial run would give. Sweeps
-// run the shards one after another and add no error of their own. Shares
+// pick for the shards one after another (a second goroutine only records
+// the offers) and add no error of their own. A Recover settled under the
+// read lock (see above) changes no share, so it adds none either. Shares
 // are keyed against a snapshot of the cluster totals that is refreshed
 // when any total moves by more than 1%, so a key can be off by up to 1% of
 // the share; the exact totals are used for quota and starvation.
