@@ -215,27 +215,34 @@ func (s *Sharded) allocate(sh *shard, agents []*agent, open []work, now time.Tim
 		} else {
 			s.pickRoundLocking(sh, p, open, &pre, preAgent)
 		}
-		kept := open[:0]
-		for _, w := range open {
-			if w.fr != nil {
-				s.recordOfferShardLocked(sh, w.a, w.fr, w.res, now, out)
+		open = s.recordRoundShardLocked(sh, open, now, out)
+	}
+}
+
+// recordRoundShardLocked records the offers of a round of picks and
+// returns, in open's own array, the works whose agents have something left
+// after their offer; it parks the agents refused by quota caps alone.
+func (s *Sharded) recordRoundShardLocked(sh *shard, open []work, now time.Time, out *Output) []work {
+	kept := open[:0]
+	for _, w := range open {
+		if w.fr != nil {
+			s.recordOfferShardLocked(sh, w.a, w.fr, w.res, now, out)
+			if len(w.a.free) > 0 {
 				w.tried = append(w.tried, w.fr)
-				if len(w.a.free) > 0 {
-					w.fr, w.res = nil, nil
-					kept = append(kept, w)
-					continue
-				}
-			}
-			if w.qBlock && !w.a.quotaParked {
-				// Quota caps change as other agents' allocations come and
-				// go, without this agent hearing of it: park it until some
-				// consumption goes down or quota changes (quotaEpoch).
-				w.a.quotaParked = true
-				sh.quotaParked = append(sh.quotaParked, w.a)
+				w.fr, w.res = nil, nil
+				kept = append(kept, w)
+				continue
 			}
 		}
-		open = kept
+		if w.qBlock && !w.a.quotaParked {
+			// Quota caps change as other agents' allocations come and go,
+			// without this agent hearing of it: park it until some
+			// consumption goes down or quota changes (quotaEpoch).
+			w.a.quotaParked = true
+			sh.quotaParked = append(sh.quotaParked, w.a)
+		}
 	}
+	return kept
 }
 
 // picker walks the ordering for one agent at a time. Its walk functions are

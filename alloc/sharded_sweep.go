@@ -137,23 +137,7 @@ func (s *Sharded) firstPicksShardLocked(sh *shard, p *picker, todo []*agent) []w
 // have left.
 func (s *Sharded) recordPassShardLocked(sh *shard, works []work, now time.Time, out *Output) {
 	out.reserveOffers(len(works))
-	kept := works[:0]
-	for _, w := range works {
-		if w.fr != nil {
-			s.recordOfferShardLocked(sh, w.a, w.fr, w.res, now, out)
-			if len(w.a.free) > 0 {
-				w.tried = append(w.tried, w.fr)
-				w.fr, w.res = nil, nil
-				kept = append(kept, w)
-				continue
-			}
-		}
-		if w.qBlock && !w.a.quotaParked {
-			w.a.quotaParked = true
-			sh.quotaParked = append(sh.quotaParked, w.a)
-		}
-	}
-	if len(kept) > 0 {
+	if kept := s.recordRoundShardLocked(sh, works, now, out); len(kept) > 0 {
 		s.allocateWorks(sh, kept, now, out)
 	}
 }

@@ -137,13 +137,7 @@ func stress(t *testing.T, shards, workers, steps int, quota bool) {
 		})
 	}
 	wg.Wait()
-	a.Sweep()
-	if err := CheckInvariants(a.Snapshot(), false); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.checkAccounting(); err != nil {
-		t.Fatal(err)
-	}
+	checkSettled(t, a)
 	st := a.Stats()
 	t.Logf("%+v", st)
 	if st.Offers == 0 {
@@ -300,13 +294,7 @@ func TestShardedFoldConcurrent(t *testing.T) {
 	wg.Wait()
 	close(done)
 	changer.Wait()
-	a.Sweep()
-	if err := CheckInvariants(a.Snapshot(), false); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.checkAccounting(); err != nil {
-		t.Fatal(err)
-	}
+	checkSettled(t, a)
 	var folds uint64
 	for _, sh := range a.shards {
 		sh.mu.Lock()
@@ -341,5 +329,18 @@ func TestFwRoleOrderMatchesIDs(t *testing.T) {
 		if got, want := lessFwRole(a, b), x < y; got != want {
 			t.Fatalf("lessFwRole(%q, %q) = %t, want %t", x, y, got, want)
 		}
+	}
+}
+
+// checkSettled sweeps a once more, then checks the safety invariants and
+// that the incremental accounting matches a recomputation from scratch.
+func checkSettled(t *testing.T, a *Sharded) {
+	t.Helper()
+	a.Sweep()
+	if err := CheckInvariants(a.Snapshot(), false); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.checkAccounting(); err != nil {
+		t.Fatal(err)
 	}
 }
