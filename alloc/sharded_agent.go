@@ -10,8 +10,6 @@ import (
 // agentView caches, for one pick, what an agent could offer to a role.
 type agentView struct {
 	a *agent
-	// free is the a.free the view was made for.
-	free core.Resources
 	// For agents without reservations every role sees the same resources:
 	// all (revocable included) and nonRev.
 	all, nonRev             core.Resources
@@ -35,10 +33,7 @@ type viewEntry struct {
 // place (they are recomputed before use) so that a pick does not clear
 // them.
 func (v *agentView) reset(a *agent, names *nameTable) {
-	if v.a == a && !a.reserved && sameResources(v.free, a.free) {
-		return // the counts computed for these free resources still hold
-	}
-	v.a, v.names, v.free = a, names, a.free
+	v.a, v.names = a, names
 	v.all, v.nonRev, v.byRole = nil, nil, nil
 	v.haveAll, v.haveNonRev = false, false
 	if !a.reserved {
@@ -289,7 +284,7 @@ func (p *picker) release() {
 	clear(p.slab[:p.next])
 	p.next = 0
 	p.a, p.tried, p.best, p.res, p.stage1, p.pend = nil, nil, nil, nil, nil, nil
-	p.v.a, p.v.free, p.v.all, p.v.nonRev, p.v.byRole = nil, nil, nil, nil, nil
+	p.v.a, p.v.all, p.v.nonRev, p.v.byRole = nil, nil, nil, nil
 }
 
 // triedSlots is how many picks per agent a slab slot holds; a work that
