@@ -581,10 +581,18 @@ func dropOfferShardLocked(sh *shard, o *offer) {
 	if i := slices.Index(a.offers, o); i >= 0 {
 		a.offers = slices.Delete(a.offers, i, i+1)
 	}
+	a.giveBack(o.Resources)
+}
+
+// giveBack returns res to a's free resources. An agent with nothing free
+// takes res itself (resource lists are never modified in place, so
+// sharing is safe): the counts cached for res when it was offered
+// (primeCounts) then still hold.
+func (a *agent) giveBack(res core.Resources) {
 	if len(a.free) == 0 {
-		a.free = o.Resources // never modified in place: sharing is safe
+		a.free = res
 	} else {
-		a.free = a.free.Add(o.Resources)
+		a.free = a.free.Add(res)
 	}
 }
 
@@ -745,9 +753,9 @@ func (s *Sharded) pickRoundLocking(sh *shard, p *picker, open []work, pre **unch
 	s.lock()
 	defer s.mu.Unlock()
 	// folded is the event whose resources this round may offer again as
-	// they are: their vectors are known already. late is the event whose
-	// accounting waits until the pick shows whether it is needed at all.
-	var folded, late *uncharge
+	// they are: their vectors are known already. (foldShared has already
+	// tried, and failed, to settle it without charging anything.)
+	var folded *uncharge
 	if u := *pre; u != nil {
 		*pre = nil
 		folded = u
@@ -757,33 +765,15 @@ func (s *Sharded) pickRoundLocking(sh *shard, p *picker, open []work, pre **unch
 		// is wasted work: leave it at its old key and let the pick see it
 		// at its new one (picker.pend).
 		deferFw := len(open) == 1 && open[0].a == preAgent && u.fr.inOrder
-		switch {
-		case deferFw && u.refuse <= 0 && preAgent.active && s.orderOnlyLocked(u.fr):
-			after := u.fr.alloc
-			after.sub(&u.q)
-			p.pend, p.pendShare = u.fr, s.shareOf(&after, 1)
-			late = u
-		case deferFw:
-			s.applyLocked(sh, preAgent, u, true)
+		s.applyLocked(sh, preAgent, u, deferFw)
+		if deferFw {
 			p.pend, p.pendShare = u.fr, s.shareOf(&u.fr.alloc, 1)
-		default:
-			s.applyLocked(sh, preAgent, u, false)
 		}
 	}
 	for i := range open {
 		w := &open[i]
 		w.fr, w.res = p.pickLocked(w.a, w.tried)
 		w.qBlock = w.qBlock || p.quotaBlocked
-		if late != nil {
-			if w.fr == late.fr && sameResources(w.res, late.res) {
-				// The resources go straight back where they came from:
-				// the accounting would be undone at once.
-				w.fr.lastOffer = s.sweepNo
-				continue
-			}
-			s.applyLocked(sh, preAgent, late, true)
-			late = nil
-		}
 		if w.fr != nil {
 			switch {
 			case folded != nil && sameResources(w.res, folded.res):

@@ -730,11 +730,7 @@ func (s *Sharded) recoverShardLocked(sh *shard, fwID FrameworkID, agentID AgentI
 	if len(al.res) == 0 {
 		a.allocs = slices.Delete(a.allocs, i, i+1)
 	}
-	if len(a.free) == 0 {
-		a.free = res // Resources are never modified in place, so sharing is safe
-	} else {
-		a.free = a.free.Add(res)
-	}
+	a.giveBack(res)
 	s.settleWithShardLocked(sh, a, out, &uncharge{fr: fr, res: res, now: s.now(), refuse: refuse})
 	return nil
 }
