@@ -1,0 +1,377 @@
+package master
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"meseta/alloc"
+	"meseta/core"
+	"meseta/core/agentapi"
+	"meseta/core/mesos"
+)
+
+// task is the master's record of a task.
+type task struct {
+	id        string
+	name      string
+	framework string
+	agent     string
+	executor  string // "" for a command task
+	role      string
+	resources core.Resources
+	info      mesos.TaskInfo
+	state     mesos.TaskState
+	statuses  []mesos.TaskStatus
+	launched  time.Time
+	// pending is the newest forwarded update that still waits for the
+	// framework's acknowledgement; nil when none does.
+	pending *mesos.TaskStatus
+	// recovered: resources were already given back (terminal update seen).
+	recovered bool
+}
+
+type taskKey struct{ framework, task string }
+
+func (t *task) wire() mesos.Task {
+	return mesos.Task{
+		Name: t.name, TaskID: mesos.ID{Value: t.id}, FrameworkID: mesos.ID{Value: t.framework},
+		ExecutorID: mesos.NewID(t.executor), AgentID: mesos.ID{Value: t.agent},
+		State: t.state, Resources: t.resources, Statuses: t.statuses,
+	}
+}
+
+// refuse converts Filters to a filter duration: default 5 s, negative
+// means the default, capped at 365 days, as Mesos does.
+func refuse(f *mesos.Filters) time.Duration {
+	const maxRefuse = 365 * 24 * time.Hour
+	if f == nil || f.RefuseSeconds == nil || *f.RefuseSeconds < 0 || math.IsNaN(*f.RefuseSeconds) {
+		return 5 * time.Second
+	}
+	s := *f.RefuseSeconds
+	if s > maxRefuse.Seconds() {
+		return maxRefuse
+	}
+	return time.Duration(s * float64(time.Second))
+}
+
+// checkOffersLocked sorts the offer ids of an ACCEPT or DECLINE: ids of
+// another framework's offers are a bad request (nothing changes); unknown
+// ids (rescinded, declined, never made) are returned in unknown.
+func (m *Master) checkOffersLocked(fw *framework, ids []mesos.ID, field string) (known []*offer, unknown []string, err error) {
+	seen := map[alloc.OfferID]bool{}
+	for i, wid := range ids {
+		id, ok := m.parseOfferID(wid.Value)
+		of := m.offers[id]
+		if !ok || of == nil {
+			unknown = append(unknown, wid.Value)
+			continue
+		}
+		if string(of.Framework) != fw.id {
+			return nil, nil, badRequest("%s[%d]: offer %s belongs to another framework", field, i, wid.Value)
+		}
+		if seen[id] {
+			return nil, nil, badRequest("%s[%d]: offer %s is given twice", field, i, wid.Value)
+		}
+		seen[id] = true
+		known = append(known, of)
+	}
+	return known, unknown, nil
+}
+
+func (m *Master) declineLocked(fw *framework, d *mesos.Decline) error {
+	known, _, err := m.checkOffersLocked(fw, d.OfferIDs, "decline.offer_ids")
+	if err != nil {
+		return err
+	}
+	r := refuse(d.Filters)
+	for _, of := range known {
+		m.forgetOfferLocked(of)
+		_ = m.alloc.Decline(of.ID, r)
+		m.metrics.OffersDeclined++
+	}
+	return nil
+}
+
+// acceptLocked implements ACCEPT: validate the offers, take them, run
+// the operations in order against what they hold, and give back the rest
+// under the call's filter.
+func (m *Master) acceptLocked(fw *framework, a *mesos.Accept, now time.Time) error {
+	for i, op := range a.Operations {
+		switch op.Type {
+		case mesos.OpLaunch, mesos.OpLaunchGroup:
+		default:
+			return fmt.Errorf("%w: accept.operations[%d]: %s is not supported yet (reservations and volumes come in a later release)", ErrNotSupported, i, op.Type)
+		}
+	}
+	known, unknown, err := m.checkOffersLocked(fw, a.OfferIDs, "accept.offer_ids")
+	if err != nil {
+		return err
+	}
+	// Invalid offers void the whole call, as in Mesos: every task is
+	// dropped and the valid offers go back without a filter.
+	reason := ""
+	switch {
+	case len(a.OfferIDs) == 0:
+		reason = "No offers given"
+	case len(unknown) > 0:
+		reason = fmt.Sprintf("Offer %s is no longer valid", unknown[0])
+	default:
+		for _, of := range known[1:] {
+			if of.Agent != known[0].Agent {
+				reason = "Aggregated offers must belong to one agent"
+				break
+			}
+			if of.Role != known[0].Role {
+				reason = "Aggregated offers must be allocated to one role"
+				break
+			}
+		}
+	}
+	if reason == "" {
+		if ag := m.agents[string(known[0].Agent)]; ag == nil || !ag.connected() {
+			reason = "Agent is not connected"
+		}
+	}
+	if reason != "" {
+		for _, of := range known {
+			m.forgetOfferLocked(of)
+			_ = m.alloc.Decline(of.ID, 0)
+		}
+		m.dropTasksLocked(fw, a.Operations, reason, now)
+		return nil
+	}
+	var offered core.Resources
+	for _, of := range known {
+		m.forgetOfferLocked(of)
+		if err := m.alloc.Accept(of.ID); err != nil {
+			// The allocator rescinded it in the meantime.
+			for _, o2 := range known {
+				_ = m.alloc.Recover(fw.allocID(), o2.Agent, o2.Role, o2.Resources, 0)
+			}
+			m.dropTasksLocked(fw, a.Operations, "Offer is no longer valid", now)
+			return nil
+		}
+		offered = offered.Add(of.Resources)
+		m.metrics.OffersAccepted++
+	}
+	ag := m.agents[string(known[0].Agent)]
+	role := known[0].Role
+	left := offered
+	for _, op := range a.Operations {
+		switch op.Type {
+		case mesos.OpLaunch:
+			for _, ti := range op.Launch.TaskInfos {
+				left = m.launchLocked(fw, ag, role, left, ti, now)
+			}
+		case mesos.OpLaunchGroup:
+			left = m.launchGroupLocked(fw, ag, role, left, op.LaunchGroup, now)
+		}
+	}
+	if !left.IsEmpty() {
+		_ = m.alloc.Recover(fw.allocID(), alloc.AgentID(ag.id), role, left, refuse(a.Filters))
+	}
+	return nil
+}
+
+func (fw *framework) allocID() alloc.FrameworkID { return alloc.FrameworkID(fw.id) }
+
+// dropTasksLocked answers every task of the operations with TASK_DROPPED
+// (TASK_LOST for frameworks that are not partition-aware).
+func (m *Master) dropTasksLocked(fw *framework, ops []mesos.Operation, msg string, now time.Time) {
+	state := fw.lostState(mesos.TaskDropped)
+	each := func(ti *mesos.TaskInfo) {
+		m.metrics.TasksDropped++
+		m.metrics.TaskStates[state]++
+		fw.send(updateEvent(masterStatus(ti.TaskID.Value, ti.AgentID.Value, state, mesos.ReasonInvalidOffers, msg, now)))
+	}
+	for i := range ops {
+		switch {
+		case ops[i].Launch != nil:
+			for j := range ops[i].Launch.TaskInfos {
+				each(&ops[i].Launch.TaskInfos[j])
+			}
+		case ops[i].LaunchGroup != nil:
+			for j := range ops[i].LaunchGroup.TaskGroup.Tasks {
+				each(&ops[i].LaunchGroup.TaskGroup.Tasks[j])
+			}
+		}
+	}
+}
+
+func updateEvent(s mesos.TaskStatus) *mesos.Event {
+	return &mesos.Event{Type: mesos.EventUpdate, Update: &mesos.Update{Status: s}}
+}
+
+// taskError answers an invalid task with TASK_ERROR.
+func (m *Master) taskErrorLocked(fw *framework, ti *mesos.TaskInfo, reason, msg string, now time.Time) {
+	m.metrics.TasksErrored++
+	m.metrics.TaskStates[mesos.TaskError]++
+	fw.send(updateEvent(masterStatus(ti.TaskID.Value, ti.AgentID.Value, mesos.TaskError, reason, msg, now)))
+}
+
+// validateTaskLocked checks one task against the framework, the agent and
+// what is left of the offers. It returns the task's normalized resources
+// and those of a new executor it needs (nil when the executor exists).
+func (m *Master) validateTaskLocked(fw *framework, ag *agent, ti *mesos.TaskInfo, seen map[string]bool) (taskRes, execRes core.Resources, err error) {
+	id := ti.TaskID.Value
+	switch {
+	case id == "":
+		return nil, nil, fmt.Errorf("task_id is empty")
+	case len(id) > 1024 || containsAny(id, "/\x00"):
+		return nil, nil, fmt.Errorf("task_id %q has a '/' or NUL or is too long", id)
+	case fw.tasks[id] != nil || seen[id]:
+		return nil, nil, fmt.Errorf("task %s is already in use", id)
+	case ti.AgentID.Value != ag.id:
+		return nil, nil, fmt.Errorf("task uses agent %q, but the offers are for agent %s", ti.AgentID.Value, ag.id)
+	case (ti.Command == nil) == (ti.Executor == nil):
+		return nil, nil, fmt.Errorf("task must set exactly one of command and executor")
+	}
+	taskRes, err = core.NewResources(ti.Resources...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("task resources: %v", err)
+	}
+	if taskRes.IsEmpty() {
+		return nil, nil, fmt.Errorf("task uses no resources")
+	}
+	if ti.Command != nil && ti.Command.Value == "" && ti.Command.IsShell() {
+		return nil, nil, fmt.Errorf("command.value is empty")
+	}
+	if ex := ti.Executor; ex != nil {
+		eid := ex.ExecutorID.Value
+		if eid == "" {
+			return nil, nil, fmt.Errorf("executor.executor_id is empty")
+		}
+		if fid := ex.FrameworkID.Val(); fid != "" && fid != fw.id {
+			return nil, nil, fmt.Errorf("executor.framework_id %q is not the framework", fid)
+		}
+		if old, ok := ag.executors[fw.id][eid]; ok {
+			if ex.Command != nil && (old.info.Command == nil || old.info.Command.Value != ex.Command.Value) {
+				return nil, nil, fmt.Errorf("executor %s is already running with a different command", eid)
+			}
+		} else {
+			if ex.Command == nil {
+				return nil, nil, fmt.Errorf("executor.command is required for a custom executor")
+			}
+			execRes, err = core.NewResources(ex.Resources...)
+			if err != nil {
+				return nil, nil, fmt.Errorf("executor resources: %v", err)
+			}
+		}
+	}
+	return taskRes, execRes, nil
+}
+
+func containsAny(s, chars string) bool {
+	for _, c := range chars {
+		for _, x := range s {
+			if x == c {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// launchLocked validates and launches one task out of left; it returns
+// what is left afterwards.
+func (m *Master) launchLocked(fw *framework, ag *agent, role string, left core.Resources, ti mesos.TaskInfo, now time.Time) core.Resources {
+	taskRes, execRes, err := m.validateTaskLocked(fw, ag, &ti, nil)
+	if err == nil {
+		if need := taskRes.Add(execRes); !left.Contains(need) {
+			err = fmt.Errorf("task uses more resources (%v) than the offers have left (%v)", need, left)
+		}
+	}
+	if err != nil {
+		m.taskErrorLocked(fw, &ti, mesos.ReasonTaskInvalid, "Task is invalid: "+err.Error(), now)
+		return left
+	}
+	left = left.Sub(taskRes.Add(execRes))
+	ev := &agentapi.Event{Type: agentapi.EventRunTask, RunTask: &agentapi.RunTask{FrameworkInfo: fw.info, Task: ti, Role: role}}
+	ti.Resources = taskRes
+	t := m.addTaskLocked(fw, ag, role, &ti, taskRes, now)
+	if ti.Executor != nil {
+		t.executor = ti.Executor.ExecutorID.Value
+		ag.addExecutor(fw.id, ti.Executor, execRes, role)
+	}
+	ag.send(ev)
+	return left
+}
+
+// launchGroupLocked validates and launches a task group: all tasks or
+// none.
+func (m *Master) launchGroupLocked(fw *framework, ag *agent, role string, left core.Resources, lg *mesos.LaunchGroup, now time.Time) core.Resources {
+	fail := func(msg string) core.Resources {
+		for i := range lg.TaskGroup.Tasks {
+			m.taskErrorLocked(fw, &lg.TaskGroup.Tasks[i], mesos.ReasonTaskGroupInvalid, "Task group is invalid: "+msg, now)
+		}
+		return left
+	}
+	ex := lg.Executor
+	if ex.Type != "" && ex.Type != mesos.ExecutorDefault {
+		return fail("the executor of a task group must be of type DEFAULT")
+	}
+	if ex.ExecutorID.Value == "" {
+		return fail("executor.executor_id is empty")
+	}
+	if len(lg.TaskGroup.Tasks) == 0 {
+		return fail("the task group has no tasks")
+	}
+	var need core.Resources
+	_, execKnown := ag.executors[fw.id][ex.ExecutorID.Value]
+	var execRes core.Resources
+	if !execKnown {
+		var err error
+		if execRes, err = core.NewResources(ex.Resources...); err != nil {
+			return fail("executor resources: " + err.Error())
+		}
+		need = execRes
+	}
+	seen := map[string]bool{}
+	res := make([]core.Resources, len(lg.TaskGroup.Tasks))
+	for i := range lg.TaskGroup.Tasks {
+		ti := &lg.TaskGroup.Tasks[i]
+		if ti.Executor != nil {
+			return fail(fmt.Sprintf("task %s sets executor; tasks of a group use the group's", ti.TaskID.Value))
+		}
+		if ti.Command == nil {
+			return fail(fmt.Sprintf("task %s has no command", ti.TaskID.Value))
+		}
+		r, _, err := m.validateTaskLocked(fw, ag, ti, seen)
+		if err != nil {
+			return fail(fmt.Sprintf("task %s: %v", ti.TaskID.Value, err))
+		}
+		seen[ti.TaskID.Value] = true
+		res[i] = r
+		need = need.Add(r)
+	}
+	if !left.Contains(need) {
+		return fail(fmt.Sprintf("the group uses more resources (%v) than the offers have left (%v)", need, left))
+	}
+	left = left.Sub(need)
+	ex.Type = mesos.ExecutorDefault
+	ex.FrameworkID = &mesos.ID{Value: fw.id}
+	if !execKnown {
+		ag.addExecutor(fw.id, &ex, execRes, role)
+	}
+	for i := range lg.TaskGroup.Tasks {
+		ti := lg.TaskGroup.Tasks[i]
+		ti.Resources = res[i]
+		t := m.addTaskLocked(fw, ag, role, &ti, res[i], now)
+		t.executor = ex.ExecutorID.Value
+	}
+	ag.send(&agentapi.Event{Type: agentapi.EventRunTaskGroup, RunTaskGroup: &agentapi.RunTaskGroup{
+		FrameworkInfo: fw.info, Executor: ex, TaskGroup: lg.TaskGroup, Role: role}})
+	return left
+}
+
+func (m *Master) addTaskLocked(fw *framework, ag *agent, role string, ti *mesos.TaskInfo, res core.Resources, now time.Time) *task {
+	t := &task{
+		id: ti.TaskID.Value, name: ti.Name, framework: fw.id, agent: ag.id, role: role,
+		resources: res, info: *ti, state: mesos.TaskStaging, launched: now,
+	}
+	fw.tasks[t.id] = t
+	ag.tasks[taskKey{fw.id, t.id}] = t
+	m.metrics.TasksLaunched++
+	return t
+}

@@ -1,0 +1,484 @@
+package master
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"meseta/alloc"
+	"meseta/core"
+	"meseta/core/agentapi"
+	"meseta/core/mesos"
+	"meseta/core/registry"
+)
+
+// agent is a registered agent.
+type agent struct {
+	id         string
+	info       mesos.AgentInfo
+	endpoint   string
+	version    string
+	total      core.Resources
+	conn       AgentConn // nil while disconnected
+	registered time.Time
+	rereg      time.Time
+
+	// Health checks: a PING is sent every AgentPingTimeout; misses counts
+	// consecutive periods without a PONG.
+	lastPing time.Time
+	pingSeq  uint64
+	ponged   bool
+	misses   int
+
+	tasks     map[taskKey]*task
+	executors map[string]map[string]*executor // framework -> executor id
+	offers    map[alloc.OfferID]*offer
+}
+
+type executor struct {
+	info      mesos.ExecutorInfo
+	resources core.Resources
+	role      string
+}
+
+func (ag *agent) connected() bool { return ag.conn != nil }
+
+func (ag *agent) send(ev *agentapi.Event) {
+	if ag.conn != nil {
+		ag.conn.Send(ev)
+	}
+}
+
+func (ag *agent) runsFramework(fw string) bool {
+	if len(ag.executors[fw]) > 0 {
+		return true
+	}
+	for k := range ag.tasks {
+		if k.framework == fw {
+			return true
+		}
+	}
+	return false
+}
+
+func (ag *agent) addExecutor(fw string, ex *mesos.ExecutorInfo, res core.Resources, role string) {
+	if ag.executors[fw] == nil {
+		ag.executors[fw] = map[string]*executor{}
+	}
+	ag.executors[fw][ex.ExecutorID.Value] = &executor{info: *ex, resources: res, role: role}
+}
+
+// url is the agent's address as offers carry it.
+func (ag *agent) url() *mesos.URL {
+	host, port, err := net.SplitHostPort(ag.endpoint)
+	if err != nil {
+		return nil
+	}
+	p, _ := strconv.Atoi(port)
+	return &mesos.URL{Scheme: "http", Address: mesos.Address{Hostname: ag.info.Hostname, IP: host, Port: int32(p)}, Path: "/slave(1)"}
+}
+
+// recoverRegistry loads the registry: which agents are admitted (and
+// expected back), unreachable, or gone (refused for good).
+func (m *Master) recoverRegistry() error {
+	st := m.reg.State()
+	for id := range st.Admitted {
+		m.admitted[id] = true
+	}
+	for id, e := range st.Unreachable {
+		m.unreachable[id] = e.Time
+	}
+	for id, t := range st.Gone {
+		m.gone[id] = t
+	}
+	m.log.Info("registry recovered", "admitted", len(st.Admitted), "unreachable", len(st.Unreachable), "gone", len(st.Gone))
+	return nil
+}
+
+// applyLocked writes one operation to the registry and mirrors it in the
+// master's lookup maps.
+func (m *Master) applyLocked(op registry.Op) error {
+	if err := m.reg.Apply(op); err != nil {
+		return err
+	}
+	switch op.Kind {
+	case registry.AdmitAgent:
+		m.admitted[op.AgentID] = true
+	case registry.MarkReachable:
+		delete(m.unreachable, op.AgentID)
+		m.admitted[op.AgentID] = true
+	case registry.MarkUnreachable:
+		delete(m.admitted, op.AgentID)
+		m.unreachable[op.AgentID] = op.Time
+	case registry.RemoveAgent:
+		delete(m.admitted, op.AgentID)
+		delete(m.unreachable, op.AgentID)
+		m.gone[op.AgentID] = op.Time
+	}
+	return nil
+}
+
+func (m *Master) isGone(id string) bool {
+	_, ok := m.gone[id]
+	return ok
+}
+
+func (m *Master) isUnreachable(id string) bool {
+	_, ok := m.unreachable[id]
+	return ok
+}
+
+func allocAttributes(as []mesos.Attribute) []alloc.Attribute {
+	out := make([]alloc.Attribute, len(as))
+	for i := range as {
+		out[i] = alloc.Attribute{Name: as[i].Name, Value: as[i].String()}
+	}
+	return out
+}
+
+// SubscribeAgent handles an agent's REGISTER or REREGISTER on a new
+// stream conn. A refused agent gets SHUTDOWN on conn, which is then
+// closed; the error says why.
+func (m *Master) SubscribeAgent(conn AgentConn, call *agentapi.Call, now time.Time) (string, error) {
+	defer m.enter(now)()
+	reg := call.Register
+	total, err := core.NewResources(reg.AgentInfo.Resources...)
+	if err != nil {
+		return "", badRequest("register.agent_info.resources: %v", err)
+	}
+	if call.Type == agentapi.CallRegister {
+		return m.registerLocked(conn, reg, total, now)
+	}
+	id := reg.AgentInfo.ID.Value
+	if m.isGone(id) {
+		conn.Send(&agentapi.Event{Type: agentapi.EventShutdown, Shutdown: &agentapi.Shutdown{
+			Message: fmt.Sprintf("Agent %s was removed from the cluster; register again as a new agent", id)}})
+		conn.Close()
+		return "", fmt.Errorf("%w: agent %s was removed", ErrForbidden, id)
+	}
+	return m.reregisterLocked(conn, reg, total, now)
+}
+
+func (m *Master) registerLocked(conn AgentConn, reg *agentapi.Register, total core.Resources, now time.Time) (string, error) {
+	id := fmt.Sprintf("%s-S%d", m.cfg.Info.ID, m.nextAgent)
+	m.nextAgent++
+	info := reg.AgentInfo
+	info.ID = &mesos.ID{Value: id}
+	info.Resources = total
+	blob, _ := json.Marshal(&info)
+	if err := m.applyLocked(registry.Op{Kind: registry.AdmitAgent, AgentID: id, Info: blob}); err != nil {
+		return "", fmt.Errorf("master: registry: %w", err)
+	}
+	ag := m.newAgent(id, info, reg, total, conn, now)
+	if err := m.alloc.AddAgent(alloc.AgentInfo{ID: alloc.AgentID(id), Hostname: info.Hostname, Total: total,
+		Attributes: allocAttributes(info.Attributes), Checkpoint: reg.Checkpoint}); err != nil {
+		return "", badRequest("register: %v", err)
+	}
+	m.agents[id] = ag
+	m.sendRegistered(ag)
+	m.log.Info("agent registered", "agent", id, "hostname", info.Hostname, "resources", total.String())
+	return id, nil
+}
+
+func (m *Master) newAgent(id string, info mesos.AgentInfo, reg *agentapi.Register, total core.Resources, conn AgentConn, now time.Time) *agent {
+	return &agent{
+		id: id, info: info, endpoint: reg.Endpoint, version: reg.Version, total: total, conn: conn,
+		registered: now, lastPing: now,
+		tasks: map[taskKey]*task{}, executors: map[string]map[string]*executor{}, offers: map[alloc.OfferID]*offer{},
+	}
+}
+
+func (m *Master) sendRegistered(ag *agent) {
+	ag.send(&agentapi.Event{Type: agentapi.EventRegistered, Registered: &agentapi.Registered{
+		AgentID: mesos.ID{Value: ag.id}, MasterInfo: m.cfg.Info,
+		PingTimeoutSeconds: m.cfg.AgentPingTimeout.Seconds(), MaxPingTimeouts: m.cfg.MaxAgentPingTimeouts,
+	}})
+}
+
+// reregisterLocked takes back an agent that knows its id: after its
+// stream broke, after it restarted, or after this master restarted. The
+// agent's report of its tasks and executors is the truth: the master
+// drops what the agent no longer runs and adopts what it did not know.
+func (m *Master) reregisterLocked(conn AgentConn, reg *agentapi.Register, total core.Resources, now time.Time) (string, error) {
+	info := reg.AgentInfo
+	id := info.ID.Value
+	info.Resources = total
+	var op *registry.Op
+	switch {
+	case m.admitted[id]:
+	case m.isUnreachable(id):
+		op = &registry.Op{Kind: registry.MarkReachable, AgentID: id}
+	default:
+		blob, _ := json.Marshal(&info)
+		op = &registry.Op{Kind: registry.AdmitAgent, AgentID: id, Info: blob}
+	}
+	if op != nil {
+		if err := m.applyLocked(*op); err != nil && !errors.Is(err, registry.ErrExists) {
+			return "", fmt.Errorf("master: registry: %w", err)
+		}
+	}
+	ag := m.agents[id]
+	if ag != nil {
+		if old := ag.conn; old != nil && old != conn {
+			old.Close()
+		}
+		// Its offers are rescinded when the allocator's decisions drain.
+		_ = m.alloc.RemoveAgent(alloc.AgentID(id))
+		ag.info, ag.endpoint, ag.version, ag.total, ag.conn = info, reg.Endpoint, reg.Version, total, conn
+		ag.rereg = now
+	} else {
+		ag = m.newAgent(id, info, reg, total, conn, now)
+		ag.rereg = now
+		m.agents[id] = ag
+	}
+	ag.lastPing, ag.misses, ag.ponged = now, 0, false
+
+	// Frameworks the master does not know yet (it restarted) come back as
+	// "recovered" until they re-subscribe.
+	for _, fi := range reg.Frameworks {
+		fid := fi.ID.Val()
+		if fid == "" || m.frameworks[fid] != nil {
+			continue
+		}
+		m.recoverFrameworkLocked(fid, fi, now)
+	}
+	reported := map[taskKey]bool{}
+	for i := range reg.Tasks {
+		rt := &reg.Tasks[i]
+		key := taskKey{rt.FrameworkID.Value, rt.TaskID.Value}
+		fw := m.frameworks[key.framework]
+		if fw == nil {
+			fw = m.recoverFrameworkLocked(key.framework, mesos.FrameworkInfo{Name: "(recovered)", ID: &rt.FrameworkID, Roles: []string{rt.Role}}, now)
+		}
+		reported[key] = true
+		t := fw.tasks[key.task]
+		if t == nil {
+			res, err := core.NewResources(rt.Resources...)
+			if err != nil {
+				continue
+			}
+			role := rt.Role
+			if role == "" {
+				role = fw.roles[0]
+			}
+			t = &task{id: key.task, name: rt.Name, framework: fw.id, agent: id, executor: rt.ExecutorID.Val(),
+				role: role, resources: res, state: rt.State, statuses: rt.Statuses, launched: now}
+			fw.tasks[t.id] = t
+			if t.state.Terminal() {
+				t.recovered = true
+			}
+		}
+		if rt.State != "" && rt.State.Valid() {
+			t.state = rt.State
+			t.recovered = t.state.Terminal()
+		}
+		ag.tasks[key] = t
+	}
+	// Tasks the agent no longer runs are lost.
+	for key, t := range ag.tasks {
+		if reported[key] || t.state.Terminal() {
+			continue
+		}
+		fw := m.frameworks[key.framework]
+		t.state = mesos.TaskLost
+		t.recovered = true // the agent is re-added without it below
+		s := masterStatus(t.id, id, mesos.TaskLost, mesos.ReasonAgentRestarted, "Task is unknown to the agent after it re-registered", now)
+		t.statuses = append(t.statuses, s)
+		m.metrics.TaskStates[mesos.TaskLost]++
+		delete(ag.tasks, key)
+		if fw != nil {
+			fw.send(updateEvent(s))
+			fw.completeTask(t, m.cfg.MaxCompletedTasksPerFramework)
+		}
+	}
+	ag.executors = map[string]map[string]*executor{}
+	for _, e := range reg.Executors {
+		if e.Command {
+			continue
+		}
+		res, err := core.NewResources(e.Info.Resources...)
+		if err != nil {
+			continue
+		}
+		info := e.Info
+		ag.addExecutor(e.FrameworkID.Value, &info, res, e.Role)
+	}
+	// Re-add the agent to the allocator with what it runs.
+	used := map[[2]string]core.Resources{}
+	for _, t := range ag.tasks {
+		if !t.state.Terminal() {
+			k := [2]string{t.framework, t.role}
+			used[k] = used[k].Add(t.resources)
+		}
+	}
+	for fid, exs := range ag.executors {
+		for _, e := range exs {
+			k := [2]string{fid, e.role}
+			used[k] = used[k].Add(e.resources)
+		}
+	}
+	ai := alloc.AgentInfo{ID: alloc.AgentID(id), Hostname: info.Hostname, Total: total,
+		Attributes: allocAttributes(info.Attributes), Checkpoint: reg.Checkpoint}
+	for k, r := range used {
+		if m.frameworks[k[0]] != nil {
+			ai.Used = append(ai.Used, alloc.Allocation{Framework: alloc.FrameworkID(k[0]), Role: k[1], Resources: r})
+		}
+	}
+	if err := m.alloc.AddAgent(ai); err != nil {
+		// Used does not fit the total: take the agent without them rather
+		// than refuse it; its tasks keep running.
+		m.log.Warn("agent re-registered with more in use than its total", "agent", id, "err", err)
+		ai.Used = nil
+		_ = m.alloc.AddAgent(ai)
+	}
+	m.sendRegistered(ag)
+	for fid := range ag.executors {
+		if fw := m.frameworks[fid]; fw != nil {
+			ag.send(&agentapi.Event{Type: agentapi.EventUpdateFramework, UpdateFramework: &fw.info})
+		}
+	}
+	// Resend pending acknowledgements' updates to connected frameworks is
+	// the agent's job: it retries its own unacknowledged updates.
+	m.log.Info("agent re-registered", "agent", id, "tasks", len(ag.tasks))
+	return id, nil
+}
+
+func (m *Master) recoverFrameworkLocked(id string, fi mesos.FrameworkInfo, now time.Time) *framework {
+	fi.ID = &mesos.ID{Value: id}
+	roles := fi.EffectiveRoles()
+	fw := &framework{id: id, info: fi, roles: roles, recovered: true, registered: now,
+		tasks: map[string]*task{}, offers: map[alloc.OfferID]*offer{}}
+	if err := m.alloc.AddFramework(allocInfo(id, &fi, nil)); err != nil {
+		m.log.Warn("recovered framework refused by the allocator", "framework", id, "err", err)
+	}
+	_ = m.alloc.DeactivateFramework(alloc.FrameworkID(id))
+	m.frameworks[id] = fw
+	return fw
+}
+
+// AgentDisconnected tells the master that an agent's stream broke. The
+// agent is deactivated (no offers) until it re-registers; health checks
+// remove it if it does not.
+func (m *Master) AgentDisconnected(id string, conn AgentConn, now time.Time) {
+	defer m.enter(now)()
+	ag := m.agents[id]
+	if ag == nil || ag.conn != conn {
+		return
+	}
+	ag.conn = nil
+	_ = m.alloc.DeactivateAgent(alloc.AgentID(id))
+	m.log.Info("agent disconnected", "agent", id)
+}
+
+// AgentCalls handles a batch of agent calls. Calls from agents the
+// master does not know are dropped; such an agent's stream is gone too,
+// and it re-registers.
+func (m *Master) AgentCalls(calls []agentapi.Call, now time.Time) {
+	defer m.enter(now)()
+	for i := range calls {
+		c := &calls[i]
+		ag := m.agents[c.AgentID.Val()]
+		if ag == nil {
+			continue
+		}
+		switch c.Type {
+		case agentapi.CallPong:
+			if c.Pong.Seq == ag.pingSeq {
+				ag.ponged = true
+				ag.misses = 0
+			}
+		case agentapi.CallStatusUpdate:
+			m.statusUpdateLocked(ag, c.StatusUpdate, now)
+		case agentapi.CallExecutorExited:
+			m.executorExitedLocked(ag, c.ExecutorExited)
+		case agentapi.CallMessage:
+			if fw := m.frameworks[c.Message.FrameworkID.Value]; fw != nil {
+				fw.send(&mesos.Event{Type: mesos.EventMessage, Message: &mesos.Message{
+					AgentID: mesos.ID{Value: ag.id}, ExecutorID: c.Message.ExecutorID, Data: c.Message.Data}})
+			}
+		}
+	}
+}
+
+func (m *Master) executorExitedLocked(ag *agent, e *agentapi.ExecutorExited) {
+	fid, eid := e.FrameworkID.Value, e.ExecutorID.Value
+	ex := ag.executors[fid][eid]
+	if ex != nil {
+		delete(ag.executors[fid], eid)
+		if len(ag.executors[fid]) == 0 {
+			delete(ag.executors, fid)
+		}
+		if !ex.resources.IsEmpty() {
+			_ = m.alloc.Recover(alloc.FrameworkID(fid), alloc.AgentID(ag.id), ex.role, ex.resources, 0)
+		}
+	}
+	if fw := m.frameworks[fid]; fw != nil && (ex != nil || e.Status != 0) {
+		status := e.Status
+		fw.send(&mesos.Event{Type: mesos.EventFailure, Failure: &mesos.Failure{
+			AgentID: &mesos.ID{Value: ag.id}, ExecutorID: &mesos.ID{Value: eid}, Status: &status}})
+	}
+}
+
+// pingAgentsLocked sends PINGs and removes agents that missed too many.
+func (m *Master) pingAgentsLocked(now time.Time) {
+	for _, ag := range m.agents {
+		if now.Sub(ag.lastPing) < m.cfg.AgentPingTimeout {
+			continue
+		}
+		if ag.pingSeq > 0 && !ag.ponged {
+			ag.misses++
+		}
+		if ag.misses >= m.cfg.MaxAgentPingTimeouts {
+			m.removeAgentLocked(ag, now, fmt.Sprintf("health check timed out: no PONG for %d pings of %v",
+				ag.misses, m.cfg.AgentPingTimeout))
+			continue
+		}
+		ag.pingSeq++
+		ag.ponged = false
+		ag.lastPing = now
+		ag.send(&agentapi.Event{Type: agentapi.EventPing, Ping: &agentapi.Ping{Seq: ag.pingSeq}})
+	}
+}
+
+// removeAgentLocked removes an agent for good: the registry records it
+// as gone first, then its tasks are lost, its frameworks told, its
+// resources leave the allocator, and the agent is told to shut down.
+func (m *Master) removeAgentLocked(ag *agent, now time.Time, why string) {
+	if err := m.applyLocked(registry.Op{Kind: registry.RemoveAgent, AgentID: ag.id, Time: now}); err != nil &&
+		!errors.Is(err, registry.ErrUnknownAgent) {
+		m.log.Error("registry refused to remove agent; will retry", "agent", ag.id, "err", err)
+		return
+	}
+	m.log.Warn("removing agent", "agent", ag.id, "reason", why)
+	msg := fmt.Sprintf("Agent %s removed: %s", ag.id, why)
+	for key, t := range ag.tasks {
+		fw := m.frameworks[key.framework]
+		if fw == nil || t.state.Terminal() {
+			continue
+		}
+		state := fw.lostState(mesos.TaskUnreachable)
+		s := masterStatus(t.id, ag.id, state, mesos.ReasonAgentRemoved, msg, now)
+		s.UnreachableTime = &mesos.TimeInfo{Nanoseconds: now.UnixNano()}
+		t.state = state
+		t.recovered = true // RemoveAgent below frees everything on the agent
+		if state.Terminal() {
+			m.metrics.TaskStates[state]++
+		}
+		t.statuses = append(t.statuses, s)
+		fw.send(updateEvent(s))
+		fw.completeTask(t, m.cfg.MaxCompletedTasksPerFramework)
+	}
+	_ = m.alloc.RemoveAgent(alloc.AgentID(ag.id)) // rescinds its offers
+	for _, fw := range m.frameworks {
+		fw.send(&mesos.Event{Type: mesos.EventFailure, Failure: &mesos.Failure{AgentID: &mesos.ID{Value: ag.id}}})
+	}
+	if ag.conn != nil {
+		ag.conn.Send(&agentapi.Event{Type: agentapi.EventShutdown, Shutdown: &agentapi.Shutdown{Message: msg}})
+		ag.conn.Close()
+	}
+	delete(m.agents, ag.id)
+	m.metrics.AgentsRemoved++
+}

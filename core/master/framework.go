@@ -1,0 +1,395 @@
+package master
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"meseta/alloc"
+	"meseta/core"
+	"meseta/core/agentapi"
+	"meseta/core/mesos"
+)
+
+// framework is a subscribed (or recovered, or failing-over) framework.
+type framework struct {
+	id       string
+	info     mesos.FrameworkInfo
+	roles    []string
+	conn     Conn   // nil while disconnected
+	streamID string // the Mesos-Stream-Id of conn
+	// recovered: known only from re-registering agents; not yet
+	// re-subscribed after a master restart.
+	recovered bool
+	// failoverAt is when a disconnected framework is torn down.
+	failoverAt   time.Time
+	registered   time.Time
+	reregistered time.Time
+	unregistered time.Time
+
+	tasks     map[string]*task // active tasks, terminal ones until acknowledged
+	completed []*task          // oldest first
+	offers    map[alloc.OfferID]*offer
+}
+
+func (fw *framework) connected() bool { return fw.conn != nil }
+
+func (fw *framework) send(ev *mesos.Event) {
+	if fw.conn != nil {
+		fw.conn.Send(ev)
+	}
+}
+
+func (fw *framework) partitionAware() bool {
+	return fw.info.HasCapability(mesos.CapPartitionAware)
+}
+
+// lostState is TASK_LOST, or alt for partition-aware frameworks.
+func (fw *framework) lostState(alt mesos.TaskState) mesos.TaskState {
+	if fw.partitionAware() {
+		return alt
+	}
+	return mesos.TaskLost
+}
+
+func allocInfo(id string, fi *mesos.FrameworkInfo, suppressed []string) alloc.FrameworkInfo {
+	var caps alloc.Capability
+	for _, c := range fi.Capabilities {
+		switch c.Type {
+		case mesos.CapMultiRole:
+			caps |= alloc.MultiRole
+		case mesos.CapRevocableResources:
+			caps |= alloc.RevocableResources
+		case mesos.CapGPUResources:
+			caps |= alloc.GPUResources
+		case mesos.CapPartitionAware:
+			caps |= alloc.PartitionAware
+		}
+	}
+	return alloc.FrameworkInfo{
+		ID:           alloc.FrameworkID(id),
+		Roles:        fi.EffectiveRoles(),
+		Capabilities: caps,
+		Checkpoint:   fi.Checkpoint,
+		Suppressed:   suppressed,
+	}
+}
+
+// Subscribed is what Subscribe returns to masterd: the stream id for the
+// Mesos-Stream-Id header. The SUBSCRIBED event is already queued on conn.
+type Subscribed struct {
+	FrameworkID string
+	StreamID    string
+}
+
+// Subscribe handles SUBSCRIBE on a new stream conn: a new framework, a
+// framework failing over to a new scheduler instance, or one
+// re-subscribing after a master failover.
+func (m *Master) Subscribe(conn Conn, call *mesos.Call, now time.Time) (Subscribed, error) {
+	defer m.enter(now)()
+	sub := call.Subscribe
+	fi := sub.FrameworkInfo
+	for _, r := range fi.EffectiveRoles() {
+		if err := core.ValidateRole(r); err != nil {
+			return Subscribed{}, badRequest("subscribe.framework_info.roles: %v", err)
+		}
+	}
+	roles := fi.EffectiveRoles()
+	for _, r := range sub.SuppressedRoles {
+		if !slices.Contains(roles, r) {
+			return Subscribed{}, badRequest("subscribe.suppressed_roles: %q is not one of the framework's roles", r)
+		}
+	}
+	id := fi.ID.Val()
+	if cid := call.FrameworkID.Val(); cid != "" && id != "" && cid != id {
+		return Subscribed{}, badRequest("framework_id %q does not match subscribe.framework_info.id %q", cid, id)
+	} else if id == "" {
+		id = cid
+	}
+	if id != "" {
+		for _, c := range m.completed {
+			if c.id == id {
+				return Subscribed{}, fmt.Errorf("%w: framework %s has been removed", ErrForbidden, id)
+			}
+		}
+	}
+	streamID := fmt.Sprintf("%x", newUUID())
+	fw := m.frameworks[id]
+	switch {
+	case id == "":
+		id = fmt.Sprintf("%s-%04d", m.cfg.Info.ID, m.nextFW)
+		m.nextFW++
+		fallthrough
+	case fw == nil:
+		// New, or re-subscribing with an id this master never saw (after
+		// a master failover): adopt the id.
+		fi.ID = &mesos.ID{Value: id}
+		fw = &framework{id: id, info: fi, roles: roles, registered: now,
+			tasks: map[string]*task{}, offers: map[alloc.OfferID]*offer{}}
+		if err := m.alloc.AddFramework(allocInfo(id, &fi, sub.SuppressedRoles)); err != nil {
+			return Subscribed{}, badRequest("subscribe: %v", err)
+		}
+		m.frameworks[id] = fw
+	default:
+		// Failover to a new scheduler instance, or recovery after the
+		// master restarted. Fields a framework may not change keep their
+		// old values (user, checkpoint), as Mesos does.
+		if old := fw.conn; old != nil {
+			old.Send(&mesos.Event{Type: mesos.EventError, Error: &mesos.Error{Message: "Framework failed over"}})
+			old.Close()
+		}
+		fi.ID = &mesos.ID{Value: id}
+		fi.User, fi.Checkpoint = fw.info.User, fw.info.Checkpoint
+		if fw.recovered {
+			fi.User, fi.Checkpoint = sub.FrameworkInfo.User, sub.FrameworkInfo.Checkpoint
+		}
+		if err := m.alloc.UpdateFramework(allocInfo(id, &fi, sub.SuppressedRoles)); err != nil {
+			return Subscribed{}, badRequest("subscribe: %v", err)
+		}
+		fw.info, fw.roles = fi, roles
+		fw.recovered = false
+		fw.failoverAt = time.Time{}
+		fw.reregistered = now
+		_ = m.alloc.ActivateFramework(alloc.FrameworkID(id))
+	}
+	fw.conn, fw.streamID = conn, streamID
+	info := m.cfg.Info
+	conn.Send(&mesos.Event{Type: mesos.EventSubscribed, Subscribed: &mesos.Subscribed{
+		FrameworkID:              mesos.ID{Value: id},
+		HeartbeatIntervalSeconds: m.cfg.HeartbeatInterval.Seconds(),
+		MasterInfo:               &info,
+	}})
+	// Resend what is still unacknowledged, oldest task first.
+	for _, t := range fw.sortedTasks() {
+		if t.pending != nil {
+			fw.send(&mesos.Event{Type: mesos.EventUpdate, Update: &mesos.Update{Status: *t.pending}})
+		}
+	}
+	// Agents learn the new FrameworkInfo (executors read it).
+	for _, ag := range m.agents {
+		if ag.runsFramework(id) {
+			ag.send(&agentapi.Event{Type: agentapi.EventUpdateFramework, UpdateFramework: &fw.info})
+		}
+	}
+	return Subscribed{FrameworkID: id, StreamID: streamID}, nil
+}
+
+// Authorize checks that a non-SUBSCRIBE call comes from the framework's
+// current subscription (the Mesos-Stream-Id header).
+func (m *Master) authorizeLocked(fwID, streamID string) (*framework, error) {
+	fw := m.frameworks[fwID]
+	if fw == nil {
+		return nil, fmt.Errorf("%w: framework %s is not subscribed", ErrForbidden, fwID)
+	}
+	if fw.conn == nil {
+		return nil, fmt.Errorf("%w: framework %s is disconnected; subscribe again", ErrForbidden, fwID)
+	}
+	if streamID == "" {
+		return nil, badRequest("missing Mesos-Stream-Id header")
+	}
+	if streamID != fw.streamID {
+		return nil, badRequest("the Mesos-Stream-Id %q is not the framework's current stream", streamID)
+	}
+	return fw, nil
+}
+
+// Disconnected tells the master that conn, a framework's stream, broke.
+// The framework stays, inactive, until its failover timeout.
+func (m *Master) Disconnected(fwID string, conn Conn, now time.Time) {
+	defer m.enter(now)()
+	fw := m.frameworks[fwID]
+	if fw == nil || fw.conn != conn {
+		return // an old stream of a framework that failed over
+	}
+	fw.conn, fw.streamID = nil, ""
+	fw.unregistered = now
+	_ = m.alloc.DeactivateFramework(alloc.FrameworkID(fwID))
+	timeout := time.Duration(fw.info.FailoverTimeout * float64(time.Second))
+	fw.failoverAt = now.Add(timeout)
+	m.log.Info("framework disconnected", "framework", fwID, "failover_timeout", timeout)
+	if timeout <= 0 {
+		m.removeFrameworkLocked(fw, now)
+	}
+}
+
+func (m *Master) expireFrameworksLocked(now time.Time) {
+	for _, fw := range m.frameworks {
+		if fw.conn == nil && !fw.failoverAt.IsZero() && !now.Before(fw.failoverAt) {
+			m.log.Info("framework failover timeout", "framework", fw.id)
+			m.removeFrameworkLocked(fw, now)
+		}
+	}
+}
+
+// removeFrameworkLocked tears a framework down: its executors and tasks
+// are shut down on every agent, its offers rescinded, its resources
+// recovered, and it moves to the completed list.
+func (m *Master) removeFrameworkLocked(fw *framework, now time.Time) {
+	for _, ag := range m.agents {
+		if ag.runsFramework(fw.id) {
+			ag.send(&agentapi.Event{Type: agentapi.EventShutdownFramework,
+				ShutdownFramework: &agentapi.FrameworkRef{FrameworkID: mesos.ID{Value: fw.id}}})
+		}
+		delete(ag.executors, fw.id)
+	}
+	for _, t := range fw.sortedTasks() {
+		if !t.state.Terminal() {
+			m.setStateLocked(t, mesos.TaskKilled, now)
+			t.statuses = append(t.statuses, masterStatus(t.id, t.agent, mesos.TaskKilled, mesos.ReasonFrameworkRemoved, "Framework removed", now))
+		}
+		if ag := m.agents[t.agent]; ag != nil {
+			delete(ag.tasks, taskKey{fw.id, t.id})
+		}
+		fw.completeTask(t, m.cfg.MaxCompletedTasksPerFramework)
+	}
+	for _, of := range fw.offers {
+		m.forgetOfferLocked(of)
+	}
+	_ = m.alloc.RemoveFramework(alloc.FrameworkID(fw.id))
+	if fw.conn != nil {
+		fw.conn.Close()
+		fw.conn = nil
+	}
+	fw.unregistered = now
+	delete(m.frameworks, fw.id)
+	m.completed = append(m.completed, fw)
+	if len(m.completed) > m.cfg.MaxCompletedFrameworks {
+		m.completed = m.completed[1:]
+	}
+	m.metrics.FrameworksRemoved++
+}
+
+// Call handles every scheduler call but SUBSCRIBE, from the stream
+// streamID. It returns an error wrapping ErrBadRequest, ErrForbidden or
+// ErrNotSupported; nil means 202 Accepted.
+func (m *Master) Call(call *mesos.Call, streamID string, now time.Time) error {
+	defer m.enter(now)()
+	fw, err := m.authorizeLocked(call.FrameworkID.Val(), streamID)
+	if err != nil {
+		m.metrics.InvalidCalls++
+		return err
+	}
+	switch call.Type {
+	case mesos.CallTeardown:
+		m.removeFrameworkLocked(fw, now)
+	case mesos.CallAccept:
+		return m.acceptLocked(fw, call.Accept, now)
+	case mesos.CallDecline:
+		return m.declineLocked(fw, call.Decline)
+	case mesos.CallRevive:
+		roles, err := fw.checkRoles(call.Revive, "revive")
+		if err != nil {
+			return err
+		}
+		return m.alloc.Revive(alloc.FrameworkID(fw.id), roles)
+	case mesos.CallSuppress:
+		roles, err := fw.checkRoles(call.Suppress, "suppress")
+		if err != nil {
+			return err
+		}
+		return m.alloc.Suppress(alloc.FrameworkID(fw.id), roles)
+	case mesos.CallKill:
+		m.killLocked(fw, call.Kill, now)
+	case mesos.CallShutdown:
+		ag := m.agents[call.Shutdown.AgentID.Value]
+		if ag == nil {
+			return badRequest("shutdown.agent_id: unknown agent %q", call.Shutdown.AgentID.Value)
+		}
+		ag.send(&agentapi.Event{Type: agentapi.EventShutdownExecutor, ShutdownExecutor: &agentapi.ExecutorRef{
+			FrameworkID: mesos.ID{Value: fw.id}, ExecutorID: call.Shutdown.ExecutorID}})
+	case mesos.CallAcknowledge:
+		return m.acknowledgeLocked(fw, call.Acknowledge)
+	case mesos.CallReconcile:
+		m.reconcileLocked(fw, call.Reconcile, now)
+	case mesos.CallMessage:
+		ag := m.agents[call.Message.AgentID.Value]
+		if ag == nil {
+			return badRequest("message.agent_id: unknown agent %q", call.Message.AgentID.Value)
+		}
+		ag.send(&agentapi.Event{Type: agentapi.EventMessage, Message: &agentapi.Message{
+			FrameworkID: mesos.ID{Value: fw.id}, ExecutorID: call.Message.ExecutorID, Data: call.Message.Data}})
+	case mesos.CallRequest:
+		// The hierarchical allocator ignores REQUEST; so do we.
+	case mesos.CallUpdateFramework:
+		return m.updateFrameworkLocked(fw, call.UpdateFramework)
+	default:
+		return fmt.Errorf("%w: call %s", ErrNotSupported, call.Type)
+	}
+	return nil
+}
+
+func (fw *framework) checkRoles(rl *mesos.RoleList, field string) ([]string, error) {
+	if rl == nil {
+		return nil, nil
+	}
+	for _, r := range rl.Roles {
+		if !slices.Contains(fw.roles, r) {
+			return nil, badRequest("%s.roles: %q is not one of the framework's roles", field, r)
+		}
+	}
+	return rl.Roles, nil
+}
+
+func (m *Master) updateFrameworkLocked(fw *framework, u *mesos.Subscribe) error {
+	fi := u.FrameworkInfo
+	if id := fi.ID.Val(); id != "" && id != fw.id {
+		return badRequest("update_framework.framework_info.id: %q is not the caller", id)
+	}
+	if fi.User != fw.info.User || fi.Checkpoint != fw.info.Checkpoint || fi.Principal != fw.info.Principal {
+		return badRequest("update_framework.framework_info: user, checkpoint and principal cannot change")
+	}
+	roles := fi.EffectiveRoles()
+	for _, r := range roles {
+		if err := core.ValidateRole(r); err != nil {
+			return badRequest("update_framework.framework_info.roles: %v", err)
+		}
+	}
+	for _, r := range u.SuppressedRoles {
+		if !slices.Contains(roles, r) {
+			return badRequest("update_framework.suppressed_roles: %q is not one of the framework's roles", r)
+		}
+	}
+	fi.ID = &mesos.ID{Value: fw.id}
+	if err := m.alloc.UpdateFramework(allocInfo(fw.id, &fi, u.SuppressedRoles)); err != nil {
+		return badRequest("update_framework: %v", err)
+	}
+	fw.info, fw.roles = fi, roles
+	return nil
+}
+
+func (fw *framework) sortedTasks() []*task {
+	ts := make([]*task, 0, len(fw.tasks))
+	for _, t := range fw.tasks {
+		ts = append(ts, t)
+	}
+	slices.SortFunc(ts, func(a, b *task) int {
+		if c := a.launched.Compare(b.launched); c != 0 {
+			return c
+		}
+		if a.id < b.id {
+			return -1
+		}
+		return 1
+	})
+	return ts
+}
+
+func (fw *framework) completeTask(t *task, max int) {
+	delete(fw.tasks, t.id)
+	t.pending = nil
+	fw.completed = append(fw.completed, t)
+	if len(fw.completed) > max {
+		fw.completed = fw.completed[1:]
+	}
+}
+
+// Teardown is the operator's /master/teardown: remove a framework now.
+func (m *Master) Teardown(fwID string, now time.Time) error {
+	defer m.enter(now)()
+	fw := m.frameworks[fwID]
+	if fw == nil {
+		return badRequest("no framework with id %q", fwID)
+	}
+	m.removeFrameworkLocked(fw, now)
+	return nil
+}

@@ -1,0 +1,145 @@
+package master
+
+import (
+	"bytes"
+	"time"
+
+	"meseta/alloc"
+	"meseta/core/agentapi"
+	"meseta/core/mesos"
+)
+
+// setStateLocked moves a task to state; the first terminal state gives
+// the task's resources back to the allocator.
+func (m *Master) setStateLocked(t *task, state mesos.TaskState, now time.Time) {
+	if t.state == state {
+		return
+	}
+	t.state = state
+	if state.Terminal() {
+		m.metrics.TaskStates[state]++
+		if !t.recovered {
+			t.recovered = true
+			_ = m.alloc.Recover(alloc.FrameworkID(t.framework), alloc.AgentID(t.agent), t.role, t.resources, 0)
+		}
+	}
+}
+
+// statusUpdateLocked handles a STATUS_UPDATE from an agent's status
+// update manager.
+func (m *Master) statusUpdateLocked(ag *agent, u *agentapi.StatusUpdate, now time.Time) {
+	m.metrics.StatusUpdates++
+	s := u.Status
+	s.AgentID = &mesos.ID{Value: ag.id}
+	fwID := u.FrameworkID.Value
+	fw := m.frameworks[fwID]
+	if fw == nil {
+		// A framework that was torn down: nobody will acknowledge, so
+		// acknowledge for it and let the agent's stream drain.
+		ag.send(&agentapi.Event{Type: agentapi.EventAcknowledge, Acknowledge: &agentapi.Acknowledge{
+			FrameworkID: u.FrameworkID, TaskID: s.TaskID, UUID: s.UUID}})
+		return
+	}
+	t := fw.tasks[s.TaskID.Value]
+	if t == nil {
+		// Unknown to the master (for example an update about a task that
+		// is already complete and acknowledged): forward anyway so the
+		// framework can acknowledge it, which is what drains the agent.
+		fw.send(updateEvent(s))
+		return
+	}
+	latest := s.State
+	if u.LatestState != "" && u.LatestState.Valid() {
+		latest = u.LatestState
+	}
+	if !t.state.Terminal() || latest.Terminal() {
+		m.setStateLocked(t, latest, now)
+	}
+	if n := len(t.statuses); n == 0 || !bytes.Equal(t.statuses[n-1].UUID, s.UUID) {
+		t.statuses = append(t.statuses, s)
+	}
+	st := s
+	t.pending = &st
+	fw.send(updateEvent(s))
+}
+
+// acknowledgeLocked forwards a framework's acknowledgement to the agent
+// and retires the task when its terminal update is acknowledged.
+func (m *Master) acknowledgeLocked(fw *framework, a *mesos.Acknowledge) error {
+	m.metrics.Acknowledgements++
+	ag := m.agents[a.AgentID.Value]
+	if ag == nil {
+		return badRequest("acknowledge.agent_id: unknown agent %q", a.AgentID.Value)
+	}
+	if t := fw.tasks[a.TaskID.Value]; t != nil && t.pending != nil && bytes.Equal(t.pending.UUID, a.UUID) {
+		terminal := t.pending.State.Terminal()
+		t.pending = nil
+		if terminal {
+			delete(ag.tasks, taskKey{fw.id, t.id})
+			fw.completeTask(t, m.cfg.MaxCompletedTasksPerFramework)
+		}
+	}
+	ag.send(&agentapi.Event{Type: agentapi.EventAcknowledge, Acknowledge: &agentapi.Acknowledge{
+		FrameworkID: mesos.ID{Value: fw.id}, TaskID: a.TaskID, UUID: a.UUID}})
+	return nil
+}
+
+// killLocked forwards KILL to the task's agent. A task the master does
+// not know gets TASK_LOST, as in Mesos.
+func (m *Master) killLocked(fw *framework, k *mesos.Kill, now time.Time) {
+	t := fw.tasks[k.TaskID.Value]
+	if t == nil || t.state.Terminal() {
+		if t == nil {
+			fw.send(updateEvent(masterStatus(k.TaskID.Value, k.AgentID.Val(), mesos.TaskLost, mesos.ReasonReconciliation,
+				"Attempted to kill an unknown task", now)))
+		}
+		return
+	}
+	ag := m.agents[t.agent]
+	if ag == nil {
+		return
+	}
+	ag.send(&agentapi.Event{Type: agentapi.EventKillTask, KillTask: &agentapi.KillTask{
+		FrameworkID: mesos.ID{Value: fw.id}, TaskID: k.TaskID, KillPolicy: k.KillPolicy}})
+}
+
+// reconcileLocked answers RECONCILE with reasons as the reference
+// summary lists them. Answers carry no uuid.
+func (m *Master) reconcileLocked(fw *framework, r *mesos.Reconcile, now time.Time) {
+	status := func(t *task) mesos.TaskStatus {
+		s := masterStatus(t.id, t.agent, t.state, mesos.ReasonReconciliation, "Reconciliation: latest task state", now)
+		if n := len(t.statuses); n > 0 {
+			s.Healthy, s.Labels, s.Data = t.statuses[n-1].Healthy, t.statuses[n-1].Labels, t.statuses[n-1].Data
+		}
+		if t.executor != "" {
+			s.ExecutorID = &mesos.ID{Value: t.executor}
+		}
+		return s
+	}
+	if r == nil || len(r.Tasks) == 0 {
+		for _, t := range fw.sortedTasks() {
+			fw.send(updateEvent(status(t)))
+		}
+		return
+	}
+	for _, rt := range r.Tasks {
+		if t := fw.tasks[rt.TaskID.Value]; t != nil {
+			fw.send(updateEvent(status(t)))
+			continue
+		}
+		agentID := rt.AgentID.Val()
+		var state mesos.TaskState
+		reason := mesos.ReasonReconciliation
+		switch {
+		case agentID != "" && m.agents[agentID] != nil:
+			state = fw.lostState(mesos.TaskGone)
+		case agentID != "" && m.isUnreachable(agentID):
+			state = fw.lostState(mesos.TaskUnreachable)
+		case agentID != "" && m.isGone(agentID):
+			state = fw.lostState(mesos.TaskGoneByOperator)
+		default:
+			state = fw.lostState(mesos.TaskUnknown)
+		}
+		fw.send(updateEvent(masterStatus(rt.TaskID.Value, agentID, state, reason, "Reconciliation: task is unknown", now)))
+	}
+}
