@@ -333,11 +333,17 @@ func (m *Master) revokeLocked(rv alloc.Revocation) {
 	}
 }
 
-// Tick runs the master's periodic work at now: an allocation sweep,
-// agent pings and removals, and framework failover timeouts.
-func (m *Master) Tick(now time.Time) {
+// Sweep runs one periodic allocation (every allocation_interval).
+func (m *Master) Sweep(now time.Time) {
 	defer m.enter(now)()
 	m.alloc.Sweep()
+}
+
+// Housekeep runs the master's timers at now: agent pings and removals,
+// and framework failover timeouts. masterd calls it several times per
+// agent_ping_timeout.
+func (m *Master) Housekeep(now time.Time) {
+	defer m.enter(now)()
 	m.pingAgentsLocked(now)
 	m.expireFrameworksLocked(now)
 }

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"time"
+
+	"meseta/core"
+	"meseta/core/flagenv"
+)
+
+// config is masterd's flags, with Mesos's names and defaults.
+type config struct {
+	ip, hostname, workDir, registry, cluster string
+	port                                     int
+	allocationInterval, offerTimeout         time.Duration
+	agentPingTimeout                         time.Duration
+	maxAgentPingTimeouts                     int
+	minAllocatable                           string
+	heartbeatInterval                        time.Duration
+	logLevel                                 string
+
+	fs *flag.FlagSet
+}
+
+func parseFlags(args []string, getenv func(string) string) (*config, error) {
+	c := &config{}
+	fs := flag.NewFlagSet("masterd", flag.ContinueOnError)
+	fs.StringVar(&c.ip, "ip", "127.0.0.1", "IP address to listen on and advertise")
+	fs.IntVar(&c.port, "port", 5050, "port to listen on")
+	fs.StringVar(&c.hostname, "hostname", "", "hostname to advertise (default: the --ip)")
+	fs.StringVar(&c.workDir, "work_dir", "", "directory for the registry (required with --registry=pebble)")
+	fs.StringVar(&c.registry, "registry", "pebble", "where the registry lives: in_memory or pebble (under --work_dir)")
+	fs.StringVar(&c.cluster, "cluster", "", "human readable name for the cluster")
+	flagenv.DurationVar(fs, &c.allocationInterval, "allocation_interval", time.Second, "time between periodic allocation sweeps")
+	flagenv.DurationVar(fs, &c.offerTimeout, "offer_timeout", 0, "rescind offers outstanding this long (0: never)")
+	fs.StringVar(&c.minAllocatable, "min_allocatable_resources", "cpus:0.01|mem:32",
+		"an offer must hold at least one of these |-separated alternatives")
+	flagenv.DurationVar(fs, &c.agentPingTimeout, "agent_ping_timeout", 15*time.Second, "time an agent has to answer a PING")
+	fs.IntVar(&c.maxAgentPingTimeouts, "max_agent_ping_timeouts", 5, "missed PINGs before an agent is removed")
+	flagenv.DurationVar(fs, &c.heartbeatInterval, "heartbeat_interval", 15*time.Second,
+		"interval of HEARTBEAT events on scheduler streams (meseta; Mesos fixes it at 15secs)")
+	fs.StringVar(&c.logLevel, "log_level", "info", "debug, info, warn or error")
+	c.fs = fs
+	if err := flagenv.Parse(fs, args, getenv, "MESETA_"); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return c, errHelp
+		}
+		return nil, err
+	}
+	switch {
+	case c.port < 0 || c.port > 65535:
+		return nil, fmt.Errorf("invalid value %d for flag --port: want 0 (any free port) to 65535", c.port)
+	case c.registry != "in_memory" && c.registry != "pebble":
+		return nil, fmt.Errorf("invalid value %q for flag --registry: want in_memory or pebble", c.registry)
+	case c.registry == "pebble" && c.workDir == "":
+		return nil, fmt.Errorf("flag --work_dir is required with --registry=pebble")
+	case c.allocationInterval <= 0:
+		return nil, fmt.Errorf("invalid value for flag --allocation_interval: must be positive")
+	case c.agentPingTimeout <= 0:
+		return nil, fmt.Errorf("invalid value for flag --agent_ping_timeout: must be positive")
+	case c.maxAgentPingTimeouts <= 0:
+		return nil, fmt.Errorf("invalid value %d for flag --max_agent_ping_timeouts: must be positive", c.maxAgentPingTimeouts)
+	case c.heartbeatInterval <= 0:
+		return nil, fmt.Errorf("invalid value for flag --heartbeat_interval: must be positive")
+	}
+	if _, err := c.minAllocatableQuantities(); err != nil {
+		return nil, fmt.Errorf("invalid value %q for flag --min_allocatable_resources: %v", c.minAllocatable, err)
+	}
+	if c.hostname == "" {
+		c.hostname = c.ip
+	}
+	return c, nil
+}
+
+func (c *config) minAllocatableQuantities() ([]core.Quantities, error) {
+	var out []core.Quantities
+	for _, alt := range splitBar(c.minAllocatable) {
+		q, err := core.ParseQuantities(alt)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, q)
+	}
+	return out, nil
+}
+
+func splitBar(s string) []string {
+	var out []string
+	start := 0
+	for i := 0; i <= len(s); i++ {
+		if i == len(s) || s[i] == '|' {
+			if i > start {
+				out = append(out, s[start:i])
+			}
+			start = i + 1
+		}
+	}
+	return out
+}

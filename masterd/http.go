@@ -1,0 +1,329 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"mime"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"meseta/core/agentapi"
+	"meseta/core/master"
+	"meseta/core/mesos"
+)
+
+func (s *server) handle(ctx *fasthttp.RequestCtx) {
+	path := string(ctx.Path())
+	switch path {
+	case "/api/v1/scheduler":
+		s.scheduler(ctx)
+	case agentapi.PathSubscribe:
+		s.agentSubscribe(ctx)
+	case agentapi.PathCall:
+		s.agentCall(ctx)
+	case "/master/state", "/master/state.json", "/state", "/state.json":
+		s.writeJSON(ctx, 200, s.master.State(s.flags))
+	case "/master/state-summary":
+		s.writeJSON(ctx, 200, s.master.Summary())
+	case "/master/frameworks":
+		s.writeJSON(ctx, 200, s.master.Frameworks())
+	case "/master/slaves":
+		s.writeJSON(ctx, 200, s.master.Slaves())
+	case "/master/tasks":
+		s.tasks(ctx)
+	case "/master/roles":
+		s.writeJSON(ctx, 200, s.master.Roles())
+	case "/master/flags":
+		s.writeJSON(ctx, 200, map[string]any{"flags": s.flags})
+	case "/master/health", "/health":
+		ctx.SetStatusCode(200)
+	case "/master/redirect":
+		s.redirect(ctx)
+	case "/master/teardown":
+		s.teardown(ctx)
+	case "/metrics/snapshot":
+		s.writeJSON(ctx, 200, s.metrics())
+	case "/version":
+		s.writeJSON(ctx, 200, map[string]string{"version": Version, "meseta_version": MesetaVersion})
+	case "/":
+		s.index(ctx)
+	default:
+		s.writeError(ctx, 404, fmt.Sprintf("no endpoint %s", path))
+	}
+}
+
+// leading reports whether this master leads, and the leader's host:port.
+// A standalone master always leads; the HA issue adds ZooKeeper.
+func (s *server) leading() (bool, string) {
+	info := s.master.Info()
+	return true, net.JoinHostPort(info.Address.IP, strconv.Itoa(int(info.Port)))
+}
+
+func (s *server) writeJSON(ctx *fasthttp.RequestCtx, code int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		s.writeError(ctx, 500, err.Error())
+		return
+	}
+	ctx.SetStatusCode(code)
+	ctx.SetContentType("application/json")
+	ctx.SetBody(b)
+}
+
+// writeError answers with a JSON body {"error": msg}.
+func (s *server) writeError(ctx *fasthttp.RequestCtx, code int, msg string) {
+	b, _ := json.Marshal(map[string]string{"error": msg})
+	ctx.SetStatusCode(code)
+	ctx.SetContentType("application/json")
+	ctx.SetBody(b)
+}
+
+func (s *server) masterError(ctx *fasthttp.RequestCtx, err error) {
+	switch {
+	case errors.Is(err, master.ErrForbidden):
+		s.writeError(ctx, 403, err.Error())
+	case errors.Is(err, master.ErrBadRequest), errors.Is(err, master.ErrNotSupported):
+		s.writeError(ctx, 400, err.Error())
+	default:
+		s.writeError(ctx, 500, err.Error())
+	}
+}
+
+// checkJSON enforces POST with Content-Type application/json, answering
+// 405 or 415 otherwise.
+func (s *server) checkJSON(ctx *fasthttp.RequestCtx) bool {
+	if !ctx.IsPost() {
+		ctx.Response.Header.Set("Allow", "POST")
+		s.writeError(ctx, 405, "expecting POST")
+		return false
+	}
+	ct, _, _ := mime.ParseMediaType(string(ctx.Request.Header.ContentType()))
+	switch ct {
+	case "application/json":
+		return true
+	case "application/x-protobuf":
+		s.writeError(ctx, 415, "Content-Type application/x-protobuf is not supported: meseta speaks the v1 API in JSON; send application/json")
+	case "":
+		s.writeError(ctx, 415, "expecting Content-Type application/json")
+	default:
+		s.writeError(ctx, 415, fmt.Sprintf("unsupported Content-Type %q: send application/json", ct))
+	}
+	return false
+}
+
+// acceptsJSON is false when the Accept header rules JSON out.
+func acceptsJSON(ctx *fasthttp.RequestCtx) bool {
+	acc := string(ctx.Request.Header.Peek("Accept"))
+	if acc == "" {
+		return true
+	}
+	for _, part := range strings.Split(acc, ",") {
+		mt, _, _ := mime.ParseMediaType(strings.TrimSpace(part))
+		switch mt {
+		case "application/json", "*/*", "application/*", "application/recordio":
+			return true
+		}
+	}
+	return false
+}
+
+func (s *server) scheduler(ctx *fasthttp.RequestCtx) {
+	if ok, leader := s.leading(); !ok {
+		ctx.Response.Header.Set("Location", "//"+leader+"/api/v1/scheduler")
+		s.writeError(ctx, 307, "not the leading master; the leader is at "+leader)
+		return
+	}
+	if !s.checkJSON(ctx) {
+		return
+	}
+	if !acceptsJSON(ctx) {
+		s.writeError(ctx, 406, "meseta answers in application/json only")
+		return
+	}
+	call, err := mesos.DecodeCall(ctx.PostBody())
+	if err != nil {
+		s.writeError(ctx, 400, "Failed to validate scheduler::Call: "+err.Error())
+		return
+	}
+	now := time.Now()
+	if call.Type != mesos.CallSubscribe {
+		if err := s.master.Call(call, string(ctx.Request.Header.Peek("Mesos-Stream-Id")), now); err != nil {
+			s.masterError(ctx, err)
+			return
+		}
+		ctx.SetStatusCode(202)
+		return
+	}
+	if len(ctx.Request.Header.Peek("Mesos-Stream-Id")) > 0 {
+		s.writeError(ctx, 400, "SUBSCRIBE calls must not carry a Mesos-Stream-Id header")
+		return
+	}
+	st := newStream(&mesos.Event{Type: mesos.EventHeartbeat})
+	conn := frameworkConn{st}
+	sub, err := s.master.Subscribe(conn, call, now)
+	if err != nil {
+		s.masterError(ctx, err)
+		return
+	}
+	s.addStream(st)
+	ctx.SetStatusCode(200)
+	ctx.SetContentType("application/json")
+	ctx.Response.Header.Set("Mesos-Stream-Id", sub.StreamID)
+	ctx.Response.Header.Set("Cache-Control", "no-cache")
+	interval, done := s.cfg.heartbeatInterval, s.done
+	ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
+		st.run(w, interval, done)
+		s.dropStream(st)
+		s.master.Disconnected(sub.FrameworkID, conn, time.Now())
+	})
+}
+
+func (s *server) agentSubscribe(ctx *fasthttp.RequestCtx) {
+	if !s.checkJSON(ctx) {
+		return
+	}
+	var call agentapi.Call
+	if err := mesos.Decode(ctx.PostBody(), &call); err != nil {
+		s.writeError(ctx, 400, err.Error())
+		return
+	}
+	if call.Type != agentapi.CallRegister && call.Type != agentapi.CallReregister {
+		s.writeError(ctx, 400, fmt.Sprintf("invalid field \"type\": want REGISTER or REREGISTER, got %q", call.Type))
+		return
+	}
+	if err := call.Validate(); err != nil {
+		s.writeError(ctx, 400, err.Error())
+		return
+	}
+	st := newStream(nil)
+	conn := agentConn{st}
+	id, err := s.master.SubscribeAgent(conn, &call, time.Now())
+	if err != nil && !errors.Is(err, master.ErrForbidden) {
+		s.masterError(ctx, err)
+		return
+	}
+	// A refused agent still gets its stream: it carries the SHUTDOWN.
+	s.addStream(st)
+	ctx.SetStatusCode(200)
+	ctx.SetContentType("application/json")
+	done := s.done
+	ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
+		st.run(w, 0, done)
+		s.dropStream(st)
+		if id != "" {
+			s.master.AgentDisconnected(id, conn, time.Now())
+		}
+	})
+}
+
+func (s *server) agentCall(ctx *fasthttp.RequestCtx) {
+	if !s.checkJSON(ctx) {
+		return
+	}
+	var batch agentapi.Batch
+	if err := mesos.Decode(ctx.PostBody(), &batch); err != nil {
+		s.writeError(ctx, 400, err.Error())
+		return
+	}
+	for i := range batch.Calls {
+		if err := batch.Calls[i].Validate(); err != nil {
+			s.writeError(ctx, 400, fmt.Sprintf("calls[%d]: %v", i, err))
+			return
+		}
+	}
+	s.master.AgentCalls(batch.Calls, time.Now())
+	ctx.SetStatusCode(202)
+}
+
+func (s *server) tasks(ctx *fasthttp.RequestCtx) {
+	args := ctx.QueryArgs()
+	num := func(name string, def int) (int, bool) {
+		v := args.Peek(name)
+		if len(v) == 0 {
+			return def, true
+		}
+		n, err := strconv.Atoi(string(v))
+		if err != nil || n < 0 {
+			s.writeError(ctx, 400, fmt.Sprintf("invalid query parameter %q: want a non-negative integer", name))
+			return 0, false
+		}
+		return n, true
+	}
+	offset, ok := num("offset", 0)
+	if !ok {
+		return
+	}
+	limit, ok := num("limit", 100)
+	if !ok {
+		return
+	}
+	s.writeJSON(ctx, 200, s.master.Tasks(string(args.Peek("framework_id")), string(args.Peek("task_id")), offset, limit))
+}
+
+func (s *server) redirect(ctx *fasthttp.RequestCtx) {
+	_, leader := s.leading()
+	if leader == "" {
+		s.writeError(ctx, 503, "no leading master")
+		return
+	}
+	ctx.Response.Header.Set("Location", "//"+leader)
+	ctx.SetStatusCode(307)
+}
+
+func (s *server) teardown(ctx *fasthttp.RequestCtx) {
+	if !ctx.IsPost() {
+		s.writeError(ctx, 405, "expecting POST")
+		return
+	}
+	id := string(ctx.PostArgs().Peek("frameworkId"))
+	if id == "" {
+		id = string(ctx.QueryArgs().Peek("frameworkId"))
+	}
+	if id == "" {
+		s.writeError(ctx, 400, "missing frameworkId")
+		return
+	}
+	if err := s.master.Teardown(id, time.Now()); err != nil {
+		s.masterError(ctx, err)
+		return
+	}
+	ctx.SetStatusCode(200)
+}
+
+func (s *server) metrics() map[string]float64 {
+	now := time.Now()
+	out := s.master.Metrics(now)
+	count, last, pct := s.sweepStats()
+	out["allocator/mesos/allocation_runs"] = float64(count)
+	out["allocator/mesos/allocation_run_ms"] = last
+	for k, v := range pct {
+		out["allocator/mesos/allocation_run_ms/"+k] = v
+	}
+	st := s.master.Allocator().Stats()
+	out["allocator/mesos/event_queue_dispatches"] = 0
+	out["allocator/mesos/resources/offers_outstanding"] = float64(st.OutstandingOffers)
+	out["allocator/mesos/offer_filters/active"] = float64(st.FiltersActive)
+	out["master/event_queue_messages"] = float64(s.queuedEvents())
+	for k, v := range s.regWrites.percentiles() {
+		out["registrar/state_store_ms/"+k] = v
+	}
+	return out
+}
+
+func (s *server) index(ctx *fasthttp.RequestCtx) {
+	ctx.SetContentType("text/html; charset=utf-8")
+	info := s.master.Info()
+	fmt.Fprintf(ctx, `<!doctype html><title>meseta master</title><h1>meseta master %s</h1>
+<p>The web UI arrives with a later release. Endpoints:</p><ul>
+<li><a href="/master/state">/master/state</a></li><li><a href="/master/state-summary">/master/state-summary</a></li>
+<li><a href="/master/frameworks">/master/frameworks</a></li><li><a href="/master/slaves">/master/slaves</a></li>
+<li><a href="/master/tasks">/master/tasks</a></li><li><a href="/master/roles">/master/roles</a></li>
+<li><a href="/master/flags">/master/flags</a></li><li><a href="/metrics/snapshot">/metrics/snapshot</a></li>
+<li>POST /api/v1/scheduler (Mesos v1 scheduler API, JSON)</li></ul>`, info.ID)
+}
