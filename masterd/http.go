@@ -16,6 +16,7 @@ import (
 	"meseta/core/agentapi"
 	"meseta/core/master"
 	"meseta/core/mesos"
+	"meseta/core/recordio"
 )
 
 func (s *server) handle(ctx *fasthttp.RequestCtx) {
@@ -164,7 +165,7 @@ func (s *server) scheduler(ctx *fasthttp.RequestCtx) {
 		s.writeError(ctx, 400, "SUBSCRIBE calls must not carry a Mesos-Stream-Id header")
 		return
 	}
-	st := newStream(&mesos.Event{Type: mesos.EventHeartbeat})
+	st := recordio.NewStream(&mesos.Event{Type: mesos.EventHeartbeat})
 	conn := frameworkConn{st}
 	sub, err := s.master.Subscribe(conn, call, now)
 	if err != nil {
@@ -178,7 +179,7 @@ func (s *server) scheduler(ctx *fasthttp.RequestCtx) {
 	ctx.Response.Header.Set("Cache-Control", "no-cache")
 	interval, done := s.cfg.heartbeatInterval, s.done
 	ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
-		st.run(w, interval, done)
+		st.Run(w, interval, done)
 		s.dropStream(st)
 		s.master.Disconnected(sub.FrameworkID, conn, time.Now())
 	})
@@ -201,7 +202,7 @@ func (s *server) agentSubscribe(ctx *fasthttp.RequestCtx) {
 		s.writeError(ctx, 400, err.Error())
 		return
 	}
-	st := newStream(nil)
+	st := recordio.NewStream(nil)
 	conn := agentConn{st}
 	id, err := s.master.SubscribeAgent(conn, &call, time.Now())
 	if err != nil && !errors.Is(err, master.ErrForbidden) {
@@ -214,7 +215,7 @@ func (s *server) agentSubscribe(ctx *fasthttp.RequestCtx) {
 	ctx.SetContentType("application/json")
 	done := s.done
 	ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
-		st.run(w, 0, done)
+		st.Run(w, 0, done)
 		s.dropStream(st)
 		if id != "" {
 			s.master.AgentDisconnected(id, conn, time.Now())

@@ -23,6 +23,7 @@ import (
 	"meseta/core/flagenv"
 	"meseta/core/master"
 	"meseta/core/mesos"
+	"meseta/core/recordio"
 	"meseta/core/registry"
 )
 
@@ -72,7 +73,7 @@ type server struct {
 	// streamsMu guards streams: every open event stream, for shutdown and
 	// the event queue metric.
 	streamsMu sync.Mutex
-	streams   map[*stream]struct{}
+	streams   map[*recordio.Stream]struct{}
 
 	// sweepMu guards sweeps: recent allocation run times, for metrics.
 	sweepMu    sync.Mutex
@@ -120,7 +121,7 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 		return err
 	}
 	s := &server{cfg: cfg, log: log, master: m, reg: store, flags: flagenv.Values(cfg.fs), done: make(chan struct{}),
-		streams: map[*stream]struct{}{}, regWrites: timed}
+		streams: map[*recordio.Stream]struct{}{}, regWrites: timed}
 	s.flags["port"] = strconv.Itoa(port)
 
 	srv := &fasthttp.Server{
@@ -226,13 +227,13 @@ func (s *server) sweepStats() (count uint64, last float64, pct map[string]float6
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-func (s *server) addStream(st *stream) {
+func (s *server) addStream(st *recordio.Stream) {
 	s.streamsMu.Lock()
 	s.streams[st] = struct{}{}
 	s.streamsMu.Unlock()
 }
 
-func (s *server) dropStream(st *stream) {
+func (s *server) dropStream(st *recordio.Stream) {
 	s.streamsMu.Lock()
 	delete(s.streams, st)
 	s.streamsMu.Unlock()
@@ -251,7 +252,7 @@ func (s *server) queuedEvents() int {
 	defer s.streamsMu.Unlock()
 	n := 0
 	for st := range s.streams {
-		n += st.queueLen()
+		n += st.QueueLen()
 	}
 	return n
 }

@@ -1,0 +1,490 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"mime"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"meseta/agentd/cgroups"
+	"meseta/agentd/executor"
+	"meseta/agentd/sandbox"
+	"meseta/core/agentapi"
+	"meseta/core/flagenv"
+	"meseta/core/mesos"
+	"meseta/core/recordio"
+)
+
+const versionString = "meseta-0.3.0"
+
+func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "executor" {
+		return executor.Main(args[1:], getenv)
+	}
+	cfg, err := parseFlags(args, getenv)
+	if errors.Is(err, errHelp) {
+		fmt.Fprintln(stdout, "Usage: agentd --master=host:port --work_dir=DIR [--flag=value ...]\n       agentd executor --mode=command|default   (run by the agent)\n\nFlags (each also settable as an environment variable):")
+		flagenv.Usage(stdout, cfg.fs, "MESETA_")
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "agentd: %v\nRun agentd --help for the flags.\n", err)
+		return 2
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.logLevel)); err != nil {
+		fmt.Fprintf(stderr, "agentd: invalid value %q for flag --log_level\n", cfg.logLevel)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := serve(ctx, cfg, log, stdout); err != nil {
+		log.Error("agentd failed", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// server is a running agentd.
+type server struct {
+	cfg   *config
+	log   *slog.Logger
+	agent *agent
+	files *sandbox.Server
+	done  chan struct{}
+
+	// streamsMu guards streams, the open executor streams.
+	streamsMu sync.Mutex
+	streams   map[*recordio.Stream]struct{}
+}
+
+func serve(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer) error {
+	if err := os.MkdirAll(filepath.Join(cfg.workDir, "slaves"), 0o755); err != nil {
+		return fmt.Errorf("flag --work_dir: %w", err)
+	}
+	total, _ := cfg.totalResources()
+	attrs, _ := mesos.ParseAttributes(cfg.attributes)
+
+	var cg *cgroups.Manager
+	if cfg.isolation != "none" {
+		m, err := cgroups.New("meseta")
+		if err != nil {
+			return fmt.Errorf("cgroups: %w", err)
+		}
+		if m.Mode() == cgroups.ModeNone {
+			if cfg.isolation == "cgroups" {
+				return fmt.Errorf("flag --isolation=cgroups: cgroups are not usable here: %s", m.Reason())
+			}
+			log.Warn("tasks run without resource limits: cgroups are not usable here", "reason", m.Reason())
+		} else {
+			log.Info("tasks run in cgroups with cpu and memory limits", "mode", m.Mode())
+		}
+		cg = m
+	} else {
+		log.Warn("tasks run without resource limits (--isolation=none)")
+	}
+
+	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.ip, strconv.Itoa(cfg.port)))
+	if err != nil {
+		return fmt.Errorf("listen on --ip=%s --port=%d: %w", cfg.ip, cfg.port, err)
+	}
+	defer ln.Close()
+	endpoint := ln.Addr().String()
+
+	a := newAgent(cfg, log, total, attrs, cg)
+	a.endpoint = endpoint
+	a.outbox = newOutbox(cfg.master, log)
+	s := &server{cfg: cfg, log: log, agent: a, done: make(chan struct{}), streams: map[*recordio.Stream]struct{}{},
+		files: &sandbox.Server{Root: filepath.Join(cfg.workDir, "slaves")}}
+
+	srv := &fasthttp.Server{Handler: s.handle, Name: "meseta-agent", ReadTimeout: 75 * time.Second,
+		IdleTimeout: 90 * time.Second, MaxRequestBodySize: 64 << 20, CloseOnShutdown: true,
+		Logger: fasthttpLogger{log}}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+
+	var wg sync.WaitGroup
+	loopCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	wg.Add(3)
+	go func() { defer wg.Done(); a.outbox.run(loopCtx) }()
+	go func() { defer wg.Done(); s.masterLoop(loopCtx) }()
+	go func() { defer wg.Done(); s.retryLoop(loopCtx) }()
+
+	fmt.Fprintf(stdout, "agentd %s listening on http://%s (master %s, work_dir %s, resources %s)\n",
+		versionString, endpoint, cfg.master, cfg.workDir, total)
+	log.Info("agent started", "endpoint", endpoint, "master", cfg.master, "resources", total.String())
+
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	// Without checkpointing (the HA issue adds it) tasks cannot outlive
+	// the agent cleanly, so a stopping agent stops its tasks.
+	a.killAll()
+	cancel()
+	close(s.done)
+	s.closeStreams()
+	shut, stop := context.WithTimeout(context.Background(), 5*time.Second)
+	defer stop()
+	_ = srv.ShutdownWithContext(shut)
+	wg.Wait()
+	return err
+}
+
+func (s *server) handle(ctx *fasthttp.RequestCtx) {
+	switch string(ctx.Path()) {
+	case "/api/v1/executor":
+		s.executorAPI(ctx)
+	case "/files/browse", "/files/browse.json":
+		s.files.Browse(ctx)
+	case "/files/read", "/files/read.json":
+		s.files.Read(ctx)
+	case "/files/download", "/files/download.json":
+		s.files.Download(ctx)
+	case "/state", "/state.json", "/slave(1)/state":
+		writeJSON(ctx, 200, s.agent.state())
+	case "/health":
+		ctx.SetStatusCode(200)
+	case "/metrics/snapshot":
+		writeJSON(ctx, 200, s.agent.metrics())
+	default:
+		writeError(ctx, 404, "no endpoint "+string(ctx.Path()))
+	}
+}
+
+func (s *server) addStream(st *recordio.Stream) {
+	s.streamsMu.Lock()
+	s.streams[st] = struct{}{}
+	s.streamsMu.Unlock()
+}
+
+func (s *server) dropStream(st *recordio.Stream) {
+	s.streamsMu.Lock()
+	delete(s.streams, st)
+	s.streamsMu.Unlock()
+}
+
+func (s *server) closeStreams() {
+	s.streamsMu.Lock()
+	defer s.streamsMu.Unlock()
+	for st := range s.streams {
+		st.Close()
+	}
+}
+
+// retryLoop resends unacknowledged status updates when their time comes.
+func (s *server) retryLoop(ctx context.Context) {
+	t := time.NewTicker(min(s.cfg.statusRetryMin/4, time.Second))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			s.agent.retryUpdates(now)
+		}
+	}
+}
+
+// masterLoop keeps the agent's stream to the master open: subscribe
+// (REGISTER, or REREGISTER once the agent has an id), apply events, and
+// on any break back off (registration_backoff_factor, doubling to 1 min)
+// and subscribe again. A master that sends no PING for its announced
+// limit is presumed gone.
+func (s *server) masterLoop(ctx context.Context) {
+	a := s.agent
+	backoff := s.cfg.registrationBackoff
+	client := &http.Client{}
+	for ctx.Err() == nil {
+		err := s.subscribeOnce(ctx, client)
+		a.mu.Lock()
+		wasRegistered := a.registered
+		a.registered = false
+		a.mu.Unlock()
+		if ctx.Err() != nil {
+			return
+		}
+		if wasRegistered {
+			backoff = s.cfg.registrationBackoff
+		}
+		wait := time.Duration(rand.Int64N(int64(backoff) + 1))
+		s.log.Info("disconnected from the master; retrying", "err", err, "in", wait.Round(time.Millisecond))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		backoff = min(2*backoff, time.Minute)
+	}
+}
+
+func (s *server) subscribeOnce(ctx context.Context, client *http.Client) error {
+	a := s.agent
+	body, _ := json.Marshal(a.registerCall())
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	req, err := http.NewRequestWithContext(sctx, "POST", "http://"+s.cfg.master+agentapi.PathSubscribe, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return fmt.Errorf("master answered %s: %s", resp.Status, bytes.TrimSpace(msg))
+	}
+	// Watchdog: no PING within the master's limit means it is gone.
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case now := <-t.C:
+				a.mu.Lock()
+				limit, last := a.pingLimit, a.pingTime
+				a.mu.Unlock()
+				if limit > 0 && !last.IsZero() && now.Sub(last) > limit+5*time.Second {
+					s.log.Warn("no PING from the master in time; reconnecting", "limit", limit)
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	rd := recordio.NewReader(resp.Body, 0)
+	for {
+		rec, err := rd.Next()
+		if err != nil {
+			return err
+		}
+		var ev agentapi.Event
+		if err := json.Unmarshal(rec, &ev); err != nil {
+			return fmt.Errorf("bad event from the master: %w", err)
+		}
+		a.handleEvent(&ev, time.Now())
+	}
+}
+
+// outbox batches calls to the master. Calls wait in order; one goroutine
+// posts them in batches and retries on failure.
+type outbox struct {
+	log    *slog.Logger
+	client *fasthttp.Client
+	url    string
+
+	// mu guards calls.
+	mu    sync.Mutex
+	calls []agentapi.Call
+	wake  chan struct{}
+}
+
+const maxBatch = 1000
+
+func newOutbox(master string, log *slog.Logger) *outbox {
+	return &outbox{log: log, url: "http://" + master + agentapi.PathCall, wake: make(chan struct{}, 1),
+		client: &fasthttp.Client{ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, MaxConnsPerHost: 4}}
+}
+
+func (o *outbox) add(c agentapi.Call) {
+	o.mu.Lock()
+	o.calls = append(o.calls, c)
+	o.mu.Unlock()
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (o *outbox) clear() {
+	o.mu.Lock()
+	o.calls = nil
+	o.mu.Unlock()
+}
+
+func (o *outbox) run(ctx context.Context) {
+	backoff := 50 * time.Millisecond
+	for {
+		o.mu.Lock()
+		n := min(len(o.calls), maxBatch)
+		batch := o.calls[:n:n]
+		o.mu.Unlock()
+		if n == 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-o.wake:
+			}
+			continue
+		}
+		if err := o.post(batch); err != nil {
+			o.log.Debug("posting to the master failed; will retry", "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, 5*time.Second)
+			continue
+		}
+		backoff = 50 * time.Millisecond
+		o.mu.Lock()
+		// clear() may have emptied calls meanwhile.
+		if len(o.calls) >= n {
+			o.calls = o.calls[n:]
+		}
+		o.mu.Unlock()
+	}
+}
+
+func (o *outbox) post(calls []agentapi.Call) error {
+	body, err := json.Marshal(agentapi.Batch{Calls: calls})
+	if err != nil {
+		return err
+	}
+	req := fasthttp.AcquireRequest()
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI(o.url)
+	req.Header.SetMethod("POST")
+	req.Header.SetContentType("application/json")
+	req.SetBody(body)
+	if err := o.client.DoTimeout(req, resp, 10*time.Second); err != nil {
+		return err
+	}
+	if code := resp.StatusCode(); code != 202 {
+		if code >= 400 && code < 500 {
+			// The master will never take this batch: drop it, loudly.
+			o.log.Error("the master refused a batch of calls", "status", code, "body", string(resp.Body()))
+			return nil
+		}
+		return fmt.Errorf("master answered %d", code)
+	}
+	return nil
+}
+
+func checkJSON(ctx *fasthttp.RequestCtx) bool {
+	if !ctx.IsPost() {
+		writeError(ctx, 405, "expecting POST")
+		return false
+	}
+	ct, _, _ := mime.ParseMediaType(string(ctx.Request.Header.ContentType()))
+	if ct != "application/json" {
+		writeError(ctx, 415, fmt.Sprintf("unsupported Content-Type %q: send application/json", ct))
+		return false
+	}
+	return true
+}
+
+func writeJSON(ctx *fasthttp.RequestCtx, code int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		writeError(ctx, 500, err.Error())
+		return
+	}
+	ctx.SetStatusCode(code)
+	ctx.SetContentType("application/json")
+	ctx.SetBody(b)
+}
+
+func writeError(ctx *fasthttp.RequestCtx, code int, msg string) {
+	b, _ := json.Marshal(map[string]string{"error": msg})
+	ctx.SetStatusCode(code)
+	ctx.SetContentType("application/json")
+	ctx.SetBody(b)
+}
+
+type fasthttpLogger struct{ log *slog.Logger }
+
+func (l fasthttpLogger) Printf(format string, args ...any) {
+	l.log.Debug("fasthttp", "msg", fmt.Sprintf(format, args...))
+}
+
+// state is the agent's /state: its id and what it runs, with sandbox
+// directories.
+func (a *agent) state() map[string]any {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	type taskJSON struct {
+		ID    string          `json:"id"`
+		Name  string          `json:"name"`
+		State mesos.TaskState `json:"state"`
+	}
+	type execJSON struct {
+		ID          string     `json:"id"`
+		FrameworkID string     `json:"framework_id"`
+		Directory   string     `json:"directory"`
+		Container   string     `json:"container"`
+		PID         int        `json:"pid"`
+		Tasks       []taskJSON `json:"tasks"`
+	}
+	var exs []execJSON
+	for _, ex := range a.executors {
+		e := execJSON{ID: ex.key.executor, FrameworkID: ex.key.framework, Directory: ex.dir, Container: ex.container, PID: ex.pid, Tasks: []taskJSON{}}
+		for _, t := range ex.tasks {
+			e.Tasks = append(e.Tasks, taskJSON{ID: t.key.task, Name: t.info.Name, State: t.state})
+		}
+		exs = append(exs, e)
+	}
+	isolation := "none"
+	if a.cg != nil {
+		isolation = string(a.cg.Mode())
+	}
+	return map[string]any{"id": a.id, "hostname": a.cfg.hostname, "pid": "slave(1)@" + a.endpoint,
+		"version": versionString, "registered": a.registered, "master": a.cfg.master,
+		"resources": a.total, "attributes": a.attrs, "executors": exs, "isolation": isolation,
+		"flags": flagenv.Values(a.cfg.fs)}
+}
+
+func (a *agent) metrics() map[string]float64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := map[string]float64{"slave/registered": 0, "slave/executors_running": float64(len(a.executors)),
+		"slave/status_update_retry_queue": float64(a.updates.Len())}
+	if a.registered {
+		out["slave/registered"] = 1
+	}
+	for _, t := range a.tasks {
+		out["slave/tasks_"+lowerState(t.state)]++
+	}
+	return out
+}
+
+func lowerState(s mesos.TaskState) string {
+	b := []byte(string(s))
+	if len(b) > 5 {
+		b = b[5:]
+	}
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
