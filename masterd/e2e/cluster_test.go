@@ -1,0 +1,228 @@
+package e2e
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// proc is a daemon started by a test.
+type proc struct {
+	t    *testing.T
+	name string
+	cmd  *exec.Cmd
+	addr string // host:port it printed
+	log  string // its stderr file
+	done chan struct{}
+}
+
+var listenRE = regexp.MustCompile(`listening on http://([0-9.:]+)`)
+
+// start runs a daemon, waits (bounded) for its "listening on" line, and
+// stops it when the test ends. Its stderr is kept in a file and shown
+// when the test fails.
+func start(t *testing.T, name, path string, args ...string) *proc {
+	t.Helper()
+	logPath := filepath.Join(t.TempDir(), name+".log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(path, args...)
+	cmd.Stderr = logf
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	p := &proc{t: t, name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
+	addrc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if m := listenRE.FindStringSubmatch(sc.Text()); m != nil {
+				select {
+				case addrc <- m[1]:
+				default:
+				}
+			}
+		}
+	}()
+	go func() {
+		_ = cmd.Wait()
+		logf.Close()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		p.stop()
+		if t.Failed() {
+			b, _ := os.ReadFile(logPath)
+			t.Logf("--- %s log (last 6000 bytes) ---\n%s", name, tail(b, 6000))
+		}
+	})
+	select {
+	case p.addr = <-addrc:
+	case <-p.done:
+		b, _ := os.ReadFile(logPath)
+		t.Fatalf("%s exited before listening:\n%s", name, b)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s did not start listening within 30s", name)
+	}
+	return p
+}
+
+func tail(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
+}
+
+// stop sends SIGTERM and waits; SIGKILL after 10 s.
+func (p *proc) stop() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGCONT)
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// kill sends SIGKILL and waits.
+func (p *proc) kill() {
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
+func (p *proc) signal(sig syscall.Signal) {
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		p.t.Fatalf("signal %s: %v", p.name, err)
+	}
+}
+
+type clusterOpts struct {
+	agents      int
+	agentRes    string // --resources of every agent
+	masterFlags []string
+	agentFlags  []string
+}
+
+// cluster is a master and its agents.
+type cluster struct {
+	t       *testing.T
+	dir     string
+	master  *proc
+	agents  []*proc
+	opts    clusterOpts
+	masterW string
+}
+
+func newCluster(t *testing.T, o clusterOpts) *cluster {
+	t.Helper()
+	if o.agentRes == "" {
+		o.agentRes = "cpus:4;mem:2048;disk:4096;ports:[31000-31100]"
+	}
+	c := &cluster{t: t, dir: t.TempDir(), opts: o}
+	c.masterW = filepath.Join(c.dir, "master")
+	c.startMaster("0")
+	for i := range o.agents {
+		c.addAgent(fmt.Sprintf("agent%d", i))
+	}
+	c.waitAgents(o.agents)
+	return c
+}
+
+func (c *cluster) startMaster(port string) {
+	args := append([]string{"--ip=127.0.0.1", "--port=" + port, "--work_dir=" + c.masterW,
+		"--allocation_interval=100ms", "--heartbeat_interval=300ms"}, c.opts.masterFlags...)
+	c.master = start(c.t, "masterd", bin.masterd, args...)
+}
+
+func (c *cluster) addAgent(name string) *proc {
+	args := append([]string{"--master=" + c.master.addr, "--ip=127.0.0.1", "--port=0",
+		"--work_dir=" + filepath.Join(c.dir, name), "--resources=" + c.opts.agentRes,
+		"--registration_backoff_factor=100ms", "--executor_shutdown_grace_period=1secs",
+		"--status_update_retry_interval=1secs", "--attributes=rack:" + name}, c.opts.agentFlags...)
+	p := start(c.t, name, bin.agentd, args...)
+	c.agents = append(c.agents, p)
+	return p
+}
+
+func (c *cluster) url(path string) string { return "http://" + c.master.addr + path }
+
+// waitAgents waits until n agents are registered and active.
+func (c *cluster) waitAgents(n int) {
+	c.t.Helper()
+	eventually(c.t, 20*time.Second, fmt.Sprintf("%d active agents", n), func() bool {
+		st := getJSON(c.t, c.url("/master/state"))
+		return num(st["activated_slaves"]) == float64(n)
+	})
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func getJSON(t *testing.T, url string) map[string]any {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatalf("GET %s: %v: %s", url, err, b)
+	}
+	return out
+}
+
+func num(v any) float64 {
+	f, _ := v.(float64)
+	return f
+}
+
+// frameworkState returns the framework's entry in /master/frameworks.
+func (c *cluster) frameworkState(id string) map[string]any {
+	st := getJSON(c.t, c.url("/master/frameworks"))
+	for _, key := range []string{"frameworks", "completed_frameworks"} {
+		list, _ := st[key].([]any)
+		for _, f := range list {
+			fm := f.(map[string]any)
+			if fm["id"] == id {
+				return fm
+			}
+		}
+	}
+	return nil
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }
