@@ -61,6 +61,7 @@ type executorRun struct {
 	container string
 
 	state   execState
+	ready   bool // started and in its cgroup: tasks may be delivered
 	pid     int
 	group_  *cgroups.Group
 	stream  *recordio.Stream // nil until subscribed, and after it drops
@@ -393,7 +394,7 @@ func (a *agent) newExecutorLocked(key execKey, info mesos.ExecutorInfo, role str
 // deliverLocked sends an event to the executor, or queues it until the
 // executor subscribes.
 func (a *agent) deliverLocked(ex *executorRun, ev *mesos.ExecutorEvent) {
-	if ex.stream != nil && ex.stream.SendJSON(ev) {
+	if ex.ready && ex.stream != nil && ex.stream.SendJSON(ev) {
 		return
 	}
 	ex.queued = append(ex.queued, ev)
@@ -417,7 +418,7 @@ func (a *agent) killTask(k *agentapi.KillTask, now time.Time) {
 		out = a.updateLocked(unknown, agentcore.Status(key.task, id, "", mesos.TaskLost, mesos.ReasonTaskUnknown,
 			"Task is unknown to the agent", newUUID(), now), now)
 	case t.terminal:
-	case t.exec.stream == nil:
+	case t.exec.stream == nil || !t.exec.ready:
 		// Not yet handed to the executor: drop its launch and report it
 		// killed, as Mesos does for a kill during launch.
 		ex := t.exec

@@ -163,10 +163,20 @@ func (a *agent) startExecutor(ex *executorRun) error {
 			a.log.Warn("could not put the executor in its cgroup", "err", err)
 		}
 	}
+	// The executor is in its cgroup now: tasks may start. Launches that
+	// arrived while it was starting (even if it subscribed already) are
+	// delivered only from here, so no task escapes the cgroup.
 	a.mu.Lock()
 	ex.pid = cmd.Process.Pid
 	ex.group_ = group
 	ex.started = time.Now()
+	ex.ready = true
+	if ex.stream != nil {
+		for _, ev := range ex.queued {
+			ex.stream.SendJSON(ev)
+		}
+		ex.queued = nil
+	}
 	a.mu.Unlock()
 	a.log.Info("executor started", "framework", ex.key.framework, "executor", ex.key.executor, "pid", ex.pid, "dir", dir)
 	go func() {

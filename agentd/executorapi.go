@@ -47,10 +47,12 @@ func (s *server) executorAPI(ctx *fasthttp.RequestCtx) {
 			sub.FrameworkInfo = fw.info
 		}
 		st.SendJSON(&mesos.ExecutorEvent{Type: mesos.ExecEventSubscribed, Subscribed: sub})
-		for _, ev := range ex.queued {
-			st.SendJSON(ev)
+		if ex.ready {
+			for _, ev := range ex.queued {
+				st.SendJSON(ev)
+			}
+			ex.queued = nil
 		}
-		ex.queued = nil
 		// Updates the executor still holds unacknowledged after a
 		// disconnection: take them (duplicates are dropped by uuid).
 		var out []agentapi.StatusUpdate

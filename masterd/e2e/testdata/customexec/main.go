@@ -88,29 +88,29 @@ func main() {
 	os.Exit(e.run())
 }
 
-func (e *executor) call(typ string, body map[string]any) map[string]any {
+// post sends one call; SUBSCRIBE's response body is the event stream.
+func (e *executor) post(client *http.Client, typ string, body map[string]any) (*http.Response, error) {
 	c := map[string]any{"type": typ, "framework_id": id{e.frameworkID}, "executor_id": id{e.executorID}}
 	for k, v := range body {
 		c[k] = v
 	}
-	return c
-}
-
-func (e *executor) run() int {
-	b, _ := json.Marshal(e.call("SUBSCRIBE", map[string]any{"subscribe": map[string]any{}}))
+	b, _ := json.Marshal(c)
 	req, _ := http.NewRequest(http.MethodPost, e.url, bytes.NewReader(b))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	return client.Do(req)
+}
+
+func (e *executor) run() int {
+	resp, err := e.post(http.DefaultClient, "SUBSCRIBE", map[string]any{"subscribe": map[string]any{}})
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("%s", resp.Status)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "customexec: subscribe:", err)
 		return 1
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		fmt.Fprintln(os.Stderr, "customexec: subscribe:", resp.Status)
-		return 1
-	}
 	r := bufio.NewReader(resp.Body)
 	for {
 		rec, err := readRecord(r)
@@ -183,18 +183,18 @@ func (e *executor) launch(taskID string, command *commandInfo) {
 	e.mu.Lock()
 	e.started++
 	e.mu.Unlock()
-	if err := os.WriteFile(filepath.Join(e.sandbox, "customexec.ran"), []byte(taskID+"\n"), 0o644); err != nil {
-		e.update(taskID, "TASK_FAILED", err.Error())
-		return
+	err := os.WriteFile(filepath.Join(e.sandbox, "customexec.ran"), []byte(taskID+"\n"), 0o644)
+	if err == nil && command == nil {
+		err = fmt.Errorf("task has no command")
 	}
-	if command == nil {
-		e.update(taskID, "TASK_FAILED", "task has no command")
-		return
+	var cmd *exec.Cmd
+	if err == nil {
+		cmd = exec.Command("/bin/sh", "-c", command.Value)
+		cmd.Dir, cmd.Stdout, cmd.Stderr = e.sandbox, os.Stdout, os.Stderr
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // so KILL reaches its children
+		err = cmd.Start()
 	}
-	cmd := exec.Command("/bin/sh", "-c", command.Value)
-	cmd.Dir, cmd.Stdout, cmd.Stderr = e.sandbox, os.Stdout, os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	if err != nil {
 		e.update(taskID, "TASK_FAILED", err.Error())
 		return
 	}
@@ -239,10 +239,10 @@ func (e *executor) update(taskID, state, msg string) {
 		"executor_id": id{e.executorID}, "agent_id": id{e.agentID}, "timestamp": float64(time.Now().UnixNano()) / 1e9,
 	}
 	e.mu.Unlock()
-	b, _ := json.Marshal(e.call("UPDATE", map[string]any{"update": map[string]any{"status": status}}))
 	e.sendMu.Lock()
 	defer e.sendMu.Unlock()
-	resp, err := (&http.Client{Timeout: 10 * time.Second}).Post(e.url, "application/json", bytes.NewReader(b))
+	client := &http.Client{Timeout: 10 * time.Second}
+	resp, err := e.post(client, "UPDATE", map[string]any{"update": map[string]any{"status": status}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "customexec: update:", err)
 		return

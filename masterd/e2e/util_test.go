@@ -1,0 +1,39 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"syscall"
+	"testing"
+
+	"meseta/core/mesos"
+)
+
+// alive reports whether a process exists (and is not a zombie of ours).
+func alive(pid int) bool {
+	return syscall.Kill(pid, 0) == nil
+}
+
+// postSubscribe sends a SUBSCRIBE and returns the status code and, for
+// errors, the body; a 200 stream is closed at once.
+func postSubscribe(t *testing.T, master string, info mesos.FrameworkInfo, id string) (int, string) {
+	t.Helper()
+	if id != "" {
+		info.ID = &mesos.ID{Value: id}
+	}
+	body, _ := json.Marshal(&mesos.Call{Type: mesos.CallSubscribe, Subscribe: &mesos.Subscribe{FrameworkInfo: info}})
+	req, _ := http.NewRequest("POST", "http://"+master+"/api/v1/scheduler", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == 200 {
+		return 200, ""
+	}
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
