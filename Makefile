@@ -2,11 +2,20 @@
 GO ?= go
 PROFILE ?= small
 
-.PHONY: run test test-short bench fuzz vet
+.PHONY: run test test-short bench bench-profile fuzz vet
 
-# Until the daemons exist, `make run` runs the allocator bench harness on the
-# small profile and prints its table.
+BIN := .meseta/bin
+
+# A single-machine cluster: one master (Pebble registry under ./.meseta)
+# and three agents on 127.0.0.1. Ctrl-C stops everything. RUNFLAGS passes
+# flags to devcluster (--work_dir, --master_port, --agent_port, --agents).
 run:
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/ ./masterd ./agentd ./masterd/devcluster
+	@$(BIN)/devcluster --bin=$(BIN) $(RUNFLAGS)
+
+# The allocator bench harness on one profile (PROFILE=small by default).
+bench-profile:
 	$(GO) run ./bench -profile $(PROFILE)
 
 # The whole suite, with the race detector, as CI runs it.
