@@ -32,6 +32,22 @@ func TestFailurePaths(t *testing.T) {
 		f.mustCall(&mesos.Call{Type: mesos.CallKill, Kill: &mesos.Kill{TaskID: mesos.ID{Value: "sleeper"}, AgentID: &o.AgentID}})
 		f.waitState("sleeper", mesos.TaskKilled, 20*time.Second)
 	})
+	t.Run("unacknowledged-update-is-resent", func(t *testing.T) {
+		f.t = t
+		launchOne(f, func(o mesos.Offer) mesos.TaskInfo { return commandTask("needy", o, "cpus:0.5;mem:32", "sleep 600") })
+		isNeedy := func(e *mesos.Event) bool {
+			return e.Type == mesos.EventUpdate && e.Update.Status.TaskID.Value == "needy"
+		}
+		first := f.next(20*time.Second, isNeedy).Update.Status // not acknowledged
+		again := f.next(20*time.Second, isNeedy).Update.Status
+		if again.State != first.State || string(again.UUID) != string(first.UUID) {
+			t.Fatalf("after no ack: %s %x, then %s %x; want the same update again", first.State, first.UUID, again.State, again.UUID)
+		}
+		f.ack(&again)
+		f.waitState("needy", mesos.TaskRunning, 20*time.Second)
+		f.mustCall(&mesos.Call{Type: mesos.CallKill, Kill: &mesos.Kill{TaskID: mesos.ID{Value: "needy"}}})
+		f.waitState("needy", mesos.TaskKilled, 20*time.Second)
+	})
 	t.Run("exit-3", func(t *testing.T) {
 		f.t = t
 		launchOne(f, func(o mesos.Offer) mesos.TaskInfo { return commandTask("three", o, "cpus:0.5;mem:32", "exit 3") })

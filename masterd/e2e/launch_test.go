@@ -27,6 +27,9 @@ func TestLaunch200Tasks(t *testing.T) {
 	const total = 200
 	launched, finished := 0, 0
 	agentsUsed := map[string]bool{}
+	// Updates must arrive in order per task: STARTING, RUNNING, FINISHED.
+	order := map[mesos.TaskState]int{mesos.TaskStarting: 1, mesos.TaskRunning: 2, mesos.TaskFinished: 3}
+	last := map[string]int{}
 	deadline := time.After(3 * time.Minute)
 	for finished < total {
 		select {
@@ -52,6 +55,11 @@ func TestLaunch200Tasks(t *testing.T) {
 				}
 			case mesos.EventUpdate:
 				s := ev.Update.Status
+				if o := order[s.State]; o < last[s.TaskID.Value] {
+					t.Fatalf("task %s: %s arrived after a later state", s.TaskID.Value, s.State)
+				} else {
+					last[s.TaskID.Value] = o
+				}
 				if s.State.Terminal() {
 					if s.State != mesos.TaskFinished {
 						t.Fatalf("task %s: %s %s %s", s.TaskID.Value, s.State, s.Reason, s.Message)

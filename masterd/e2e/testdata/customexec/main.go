@@ -5,11 +5,12 @@
 // It subscribes to http://$MESOS_AGENT_ENDPOINT/api/v1/executor and reads
 // the RecordIO event stream itself. On LAUNCH it writes the task id to
 // $MESOS_SANDBOX/customexec.ran, sends TASK_RUNNING, runs command.value
-// with /bin/sh -c in the sandbox and reports TASK_FINISHED (exit 0) or
-// TASK_FAILED. KILL kills the task's process group and reports
-// TASK_KILLED; SHUTDOWN kills everything and exits. It exits 0 once every
-// task has ended and every update was acknowledged, and 1 if the stream
-// breaks.
+// (or the task's data, since Mesos refuses a task with both an executor
+// and a command) with /bin/sh -c in the sandbox and reports TASK_FINISHED
+// (exit 0) or TASK_FAILED. KILL kills the task's process group and
+// reports TASK_KILLED; SHUTDOWN kills everything and exits. It exits 0
+// once every task has ended and every update was acknowledged, and 1 if
+// the stream breaks.
 package main
 
 import (
@@ -34,10 +35,6 @@ type id struct {
 	Value string `json:"value"`
 }
 
-type commandInfo struct {
-	Value string `json:"value"`
-}
-
 type event struct {
 	Type       string `json:"type"`
 	Subscribed *struct {
@@ -47,8 +44,9 @@ type event struct {
 	} `json:"subscribed"`
 	Launch *struct {
 		Task struct {
-			TaskID  id           `json:"task_id"`
-			Command *commandInfo `json:"command"`
+			TaskID  id     `json:"task_id"`
+			Command *id    `json:"command"` // CommandInfo: only its value
+			Data    []byte `json:"data"`    // base64 in JSON
 		} `json:"task"`
 	} `json:"launch"`
 	Kill *struct {
@@ -154,7 +152,11 @@ func (e *executor) handle(ev *event) bool {
 			e.mu.Unlock()
 		}
 	case "LAUNCH":
-		e.launch(ev.Launch.Task.TaskID.Value, ev.Launch.Task.Command)
+		script := string(ev.Launch.Task.Data)
+		if c := ev.Launch.Task.Command; c != nil {
+			script = c.Value
+		}
+		e.launch(ev.Launch.Task.TaskID.Value, script)
 	case "KILL":
 		e.mu.Lock()
 		if cmd := e.running[ev.Kill.TaskID.Value]; cmd != nil {
@@ -179,17 +181,17 @@ func (e *executor) handle(ev *event) bool {
 	return e.started > 0 && len(e.running) == 0 && len(e.pending) == 0
 }
 
-func (e *executor) launch(taskID string, command *commandInfo) {
+func (e *executor) launch(taskID, script string) {
 	e.mu.Lock()
 	e.started++
 	e.mu.Unlock()
 	err := os.WriteFile(filepath.Join(e.sandbox, "customexec.ran"), []byte(taskID+"\n"), 0o644)
-	if err == nil && command == nil {
-		err = fmt.Errorf("task has no command")
+	if err == nil && script == "" {
+		err = fmt.Errorf("task has neither command nor data")
 	}
 	var cmd *exec.Cmd
 	if err == nil {
-		cmd = exec.Command("/bin/sh", "-c", command.Value)
+		cmd = exec.Command("/bin/sh", "-c", script)
 		cmd.Dir, cmd.Stdout, cmd.Stderr = e.sandbox, os.Stdout, os.Stderr
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // so KILL reaches its children
 		err = cmd.Start()
