@@ -1,0 +1,539 @@
+package master
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/datadriven"
+
+	"meseta/alloc"
+	"meseta/core"
+	"meseta/core/agentapi"
+	"meseta/core/mesos"
+	"meseta/core/registry"
+)
+
+// TestTranscripts runs the protocol traces in testdata/*.txt against the
+// master state machine, with fake connections that record what the
+// master sends and a clock the trace moves. Each command prints the
+// events sent while it ran, one per line, named by the test's own names
+// for frameworks, agents, tasks and offers. Rewrite expectations with
+// `go test ./core/master -run TestTranscripts -rewrite`.
+//
+// Commands:
+//
+//	agent NAME [resources=TEXT] [rereg]     register (or re-register) an agent
+//	subscribe FW [roles=a,b] [failover=SECS] [partition-aware] [suppressed=a,b]
+//	accept FW OFFER... [tasks=ID:RES,...] [refuse=SECS]   launch command tasks
+//	decline FW OFFER... [refuse=SECS]
+//	update AGENT FW TASK STATE [latest=STATE]  a status update from the agent (uuids are counted)
+//	ack FW TASK [uuid=N]                    acknowledge (the latest update by default)
+//	kill FW TASK | reconcile FW [TASK@AGENT...] | suppress FW | revive FW | teardown FW
+//	disconnect FW | agent-disconnect AGENT | pong AGENT | tick DURATION | state
+func TestTranscripts(t *testing.T) {
+	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
+		h := newHarness(t, registry.NewMemory())
+		datadriven.RunTest(t, path, h.run)
+	})
+}
+
+type harness struct {
+	t   *testing.T
+	m   *Master
+	reg registry.Store
+	now time.Time
+
+	fws    map[string]*fakeConn // by test name
+	agents map[string]*fakeConn
+	// names maps wire ids (framework, agent, offer) to test names.
+	names  map[string]string
+	ids    map[string]string // test name -> wire id
+	offers int
+	uuid   byte
+	latest  map[string][]byte // "fw/task" -> last uuid seen by the framework
+	streams map[string]string // framework name -> Mesos-Stream-Id
+	stream  string            // a stream=ID argument of the current command
+}
+
+// fakeConn records events; it is both a Conn and an AgentConn.
+type fakeConn struct {
+	name   string
+	mu     sync.Mutex
+	events []string
+	closed bool
+	h      *harness
+}
+
+func (c *fakeConn) Send(ev *mesos.Event) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	c.events = append(c.events, c.h.describe(ev))
+	return true
+}
+
+func (c *fakeConn) Close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.closed {
+		c.events = append(c.events, "(closed)")
+	}
+	c.closed = true
+}
+
+type agentConn struct{ *fakeConn }
+
+func (c agentConn) Send(ev *agentapi.Event) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	c.events = append(c.events, c.h.describeAgent(ev))
+	return true
+}
+
+func newHarness(t *testing.T, reg registry.Store) *harness {
+	h := &harness{t: t, reg: reg, now: time.Unix(1_800_000_000, 0),
+		fws: map[string]*fakeConn{}, agents: map[string]*fakeConn{},
+		names: map[string]string{}, ids: map[string]string{}, latest: map[string][]byte{}, streams: map[string]string{}}
+	h.restart()
+	return h
+}
+
+func (h *harness) restart() {
+	m, err := New(Config{Info: mesos.MasterInfo{ID: "M", Hostname: "master"}, AgentPingTimeout: time.Second,
+		MaxAgentPingTimeouts: 3}, h.reg,
+		func(o alloc.Options) (alloc.Allocator, error) { return alloc.NewSharded(o) },
+		alloc.Options{Shards: 1}, h.now)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.m = m
+}
+
+func (h *harness) name(wire string) string {
+	if n, ok := h.names[wire]; ok {
+		return n
+	}
+	return wire
+}
+
+func (h *harness) describe(ev *mesos.Event) string {
+	switch ev.Type {
+	case mesos.EventSubscribed:
+		return "SUBSCRIBED"
+	case mesos.EventOffers:
+		var parts []string
+		for _, o := range ev.Offers.Offers {
+			h.offers++
+			label := fmt.Sprintf("o%d", h.offers)
+			h.names[o.ID.Value], h.ids[label] = label, o.ID.Value
+			parts = append(parts, fmt.Sprintf("%s=%s:%s(%s)", label, h.name(o.AgentID.Value), o.Resources.Resources, o.AllocationInfo.Role))
+		}
+		return "OFFERS " + strings.Join(parts, " ")
+	case mesos.EventRescind:
+		return "RESCIND " + h.name(ev.Rescind.OfferID.Value)
+	case mesos.EventUpdate:
+		s := ev.Update.Status
+		out := fmt.Sprintf("UPDATE %s %s", s.TaskID.Value, s.State)
+		if s.Reason != "" {
+			out += " " + s.Reason
+		}
+		if len(s.UUID) > 0 {
+			out += fmt.Sprintf(" uuid=%d", s.UUID[0])
+		}
+		if s.State == mesos.TaskError || s.Source == mesos.SourceMaster && s.Message != "" && s.State != mesos.TaskRunning {
+			out += " (" + s.Message + ")"
+		}
+		return out
+	case mesos.EventFailure:
+		out := "FAILURE agent=" + h.name(ev.Failure.AgentID.Val())
+		if ev.Failure.ExecutorID != nil {
+			out += fmt.Sprintf(" executor=%s status=%d", ev.Failure.ExecutorID.Value, *ev.Failure.Status)
+		}
+		return out
+	case mesos.EventError:
+		return "ERROR " + ev.Error.Message
+	case mesos.EventMessage:
+		return "MESSAGE " + string(ev.Message.Data)
+	}
+	return ev.Type
+}
+
+func (h *harness) describeAgent(ev *agentapi.Event) string {
+	switch ev.Type {
+	case agentapi.EventRegistered:
+		return "REGISTERED"
+	case agentapi.EventPing:
+		return fmt.Sprintf("PING %d", ev.Ping.Seq)
+	case agentapi.EventRunTask:
+		return fmt.Sprintf("RUN_TASK %s/%s %s", h.name(ev.RunTask.FrameworkInfo.ID.Val()), ev.RunTask.Task.TaskID.Value, ev.RunTask.Role)
+	case agentapi.EventKillTask:
+		return fmt.Sprintf("KILL_TASK %s/%s", h.name(ev.KillTask.FrameworkID.Value), ev.KillTask.TaskID.Value)
+	case agentapi.EventAcknowledge:
+		return fmt.Sprintf("ACKNOWLEDGE %s/%s uuid=%d", h.name(ev.Acknowledge.FrameworkID.Value), ev.Acknowledge.TaskID.Value, ev.Acknowledge.UUID[0])
+	case agentapi.EventShutdownFramework:
+		return "SHUTDOWN_FRAMEWORK " + h.name(ev.ShutdownFramework.FrameworkID.Value)
+	case agentapi.EventShutdown:
+		return "SHUTDOWN (" + ev.Shutdown.Message + ")"
+	case agentapi.EventUpdateFramework:
+		return "UPDATE_FRAMEWORK " + h.name(ev.UpdateFramework.ID.Val())
+	}
+	return ev.Type
+}
+
+// flush prints and clears what every connection received, frameworks
+// first, each sorted by name.
+func (h *harness) flush() string {
+	var b strings.Builder
+	for _, group := range []map[string]*fakeConn{h.fws, h.agents} {
+		names := make([]string, 0, len(group))
+		for n := range group {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			c := group[n]
+			c.mu.Lock()
+			for _, e := range c.events {
+				fmt.Fprintf(&b, "%s <- %s\n", n, e)
+			}
+			c.events = nil
+			c.mu.Unlock()
+		}
+	}
+	return b.String()
+}
+
+func (h *harness) arg(d *datadriven.TestData, key string) (string, bool) {
+	for _, a := range d.CmdArgs {
+		if a.Key == key {
+			if len(a.Vals) == 0 {
+				return "", true
+			}
+			return strings.Join(a.Vals, ","), true
+		}
+	}
+	return "", false
+}
+
+// positional returns the arguments without values, in order.
+func positional(d *datadriven.TestData) []string {
+	var out []string
+	for _, a := range d.CmdArgs {
+		if len(a.Vals) == 0 {
+			out = append(out, a.Key)
+		}
+	}
+	return out
+}
+
+func (h *harness) run(t *testing.T, d *datadriven.TestData) string {
+	pos := positional(d)
+	h.stream, _ = h.arg(d, "stream")
+	var err error
+	switch d.Cmd {
+	case "agent":
+		err = h.agent(d, pos[0])
+	case "subscribe":
+		err = h.subscribe(d, pos[0])
+	case "accept":
+		err = h.accept(d, pos[0], pos[1:])
+	case "decline":
+		ids := []mesos.ID{}
+		for _, o := range pos[1:] {
+			ids = append(ids, mesos.ID{Value: h.wireOffer(o)})
+		}
+		err = h.call(pos[0], &mesos.Call{Type: mesos.CallDecline, Decline: &mesos.Decline{OfferIDs: ids, Filters: h.filters(d)}})
+	case "update":
+		err = h.update(d, pos)
+	case "ack":
+		err = h.ack(d, pos[0], pos[1])
+	case "kill":
+		err = h.call(pos[0], &mesos.Call{Type: mesos.CallKill, Kill: &mesos.Kill{TaskID: mesos.ID{Value: pos[1]}}})
+	case "reconcile":
+		r := &mesos.Reconcile{}
+		for _, ta := range pos[1:] {
+			task, ag, _ := strings.Cut(ta, "@")
+			r.Tasks = append(r.Tasks, mesos.ReconcileTask{TaskID: mesos.ID{Value: task}, AgentID: mesos.NewID(h.wireName(ag))})
+		}
+		err = h.call(pos[0], &mesos.Call{Type: mesos.CallReconcile, Reconcile: r})
+	case "suppress":
+		err = h.call(pos[0], &mesos.Call{Type: mesos.CallSuppress, Suppress: &mesos.RoleList{}})
+	case "revive":
+		err = h.call(pos[0], &mesos.Call{Type: mesos.CallRevive, Revive: &mesos.RoleList{}})
+	case "teardown":
+		err = h.call(pos[0], &mesos.Call{Type: mesos.CallTeardown})
+	case "disconnect":
+		c := h.fws[pos[0]]
+		h.m.Disconnected(h.ids[pos[0]], c, h.now)
+		delete(h.fws, pos[0])
+	case "agent-disconnect":
+		c := h.agents[pos[0]]
+		h.m.AgentDisconnected(h.ids[pos[0]], agentConn{c}, h.now)
+	case "pong":
+		err = h.pong(pos[0])
+	case "tick":
+		dur, perr := time.ParseDuration(pos[0])
+		if perr != nil {
+			t.Fatal(perr)
+		}
+		// Step in quarter seconds, as masterd's housekeeping does. With
+		// autopong every connected agent answers its PINGs, which are
+		// then not printed.
+		_, autopong := h.arg(d, "autopong")
+		for end := h.now.Add(dur); h.now.Before(end); {
+			h.now = h.now.Add(min(250*time.Millisecond, end.Sub(h.now)))
+			h.m.Housekeep(h.now)
+			h.m.Sweep(h.now)
+			if autopong {
+				h.answerPings()
+			}
+		}
+	case "restart":
+		h.restart()
+		h.fws, h.agents = map[string]*fakeConn{}, map[string]*fakeConn{}
+	case "state":
+		return h.state()
+	default:
+		t.Fatalf("unknown command %s", d.Cmd)
+	}
+	out := h.flush()
+	if err != nil {
+		out += "error: " + err.Error() + "\n"
+	}
+	return out
+}
+
+func (h *harness) wireName(n string) string {
+	if id, ok := h.ids[n]; ok {
+		return id
+	}
+	return n
+}
+
+func (h *harness) wireOffer(label string) string { return h.wireName(label) }
+
+func (h *harness) filters(d *datadriven.TestData) *mesos.Filters {
+	v, ok := h.arg(d, "refuse")
+	if !ok {
+		return nil
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return &mesos.Filters{RefuseSeconds: &f}
+}
+
+func (h *harness) agent(d *datadriven.TestData, name string) error {
+	res := "cpus:4;mem:1024"
+	if v, ok := h.arg(d, "resources"); ok {
+		res = strings.ReplaceAll(v, ",", ";")
+	}
+	c := &fakeConn{name: name, h: h}
+	h.agents[name] = c
+	call := &agentapi.Call{Type: agentapi.CallRegister, Register: &agentapi.Register{
+		AgentInfo: mesos.AgentInfo{Hostname: name, Resources: core.MustParseResources(res)}, Endpoint: "127.0.0.1:5051"}}
+	if _, ok := h.arg(d, "rereg"); ok {
+		call.Type = agentapi.CallReregister
+		call.Register.AgentInfo.ID = &mesos.ID{Value: h.ids[name]}
+		if v, ok := h.arg(d, "tasks"); ok {
+			for _, ft := range strings.Split(v, ",") {
+				fw, task, _ := strings.Cut(ft, "/")
+				call.Register.Tasks = append(call.Register.Tasks, agentapi.Task{Role: "*", Task: mesos.Task{
+					Name: task, TaskID: mesos.ID{Value: task}, FrameworkID: mesos.ID{Value: h.wireName(fw)},
+					State: mesos.TaskRunning, Resources: core.MustParseResources("cpus:1;mem:32")}})
+			}
+		}
+	}
+	id, err := h.m.SubscribeAgent(agentConn{c}, call, h.now)
+	if id != "" {
+		h.ids[name], h.names[id] = id, name
+	}
+	return err
+}
+
+func (h *harness) subscribe(d *datadriven.TestData, name string) error {
+	fi := mesos.FrameworkInfo{User: "u", Name: name}
+	if v, ok := h.arg(d, "roles"); ok {
+		fi.Roles = strings.Split(v, ",")
+		fi.Capabilities = append(fi.Capabilities, mesos.Capability{Type: mesos.CapMultiRole})
+	}
+	if v, ok := h.arg(d, "failover"); ok {
+		fi.FailoverTimeout, _ = strconv.ParseFloat(v, 64)
+	}
+	if _, ok := h.arg(d, "partition-aware"); ok {
+		fi.Capabilities = append(fi.Capabilities, mesos.Capability{Type: mesos.CapPartitionAware})
+	}
+	if id, ok := h.ids[name]; ok {
+		fi.ID = &mesos.ID{Value: id}
+	}
+	var suppressed []string
+	if v, ok := h.arg(d, "suppressed"); ok {
+		suppressed = strings.Split(v, ",")
+	}
+	c := &fakeConn{name: name, h: h}
+	if old := h.fws[name]; old != nil {
+		h.fws[name+"(old)"] = old // to show what the replaced stream got
+	}
+	h.fws[name] = c
+	sub, err := h.m.Subscribe(c, &mesos.Call{Type: mesos.CallSubscribe, Subscribe: &mesos.Subscribe{FrameworkInfo: fi, SuppressedRoles: suppressed}}, h.now)
+	if err == nil {
+		h.ids[name], h.names[sub.FrameworkID] = sub.FrameworkID, name
+		h.streams[name] = sub.StreamID
+	}
+	return err
+}
+
+func (h *harness) call(fw string, c *mesos.Call) error {
+	c.FrameworkID = &mesos.ID{Value: h.wireName(fw)}
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	stream := h.streams[fw]
+	if h.stream != "" {
+		stream = h.stream
+	}
+	return h.m.Call(c, stream, h.now)
+}
+
+func (h *harness) accept(d *datadriven.TestData, fw string, offers []string) error {
+	a := &mesos.Accept{Filters: h.filters(d)}
+	agentID := ""
+	for _, o := range offers {
+		a.OfferIDs = append(a.OfferIDs, mesos.ID{Value: h.wireOffer(o)})
+	}
+	if v, ok := h.arg(d, "agent"); ok {
+		agentID = h.wireName(v)
+	} else if len(offers) > 0 {
+		h.m.mu.Lock()
+		if id, ok := h.m.parseOfferID(h.wireOffer(offers[0])); ok && h.m.offers[id] != nil {
+			agentID = string(h.m.offers[id].Agent)
+		}
+		h.m.mu.Unlock()
+	}
+	if v, ok := h.arg(d, "tasks"); ok {
+		var tasks []mesos.TaskInfo
+		for _, spec := range strings.Split(v, ",") {
+			id, res, _ := strings.Cut(spec, ":")
+			tasks = append(tasks, mesos.TaskInfo{Name: id, TaskID: mesos.ID{Value: id}, AgentID: mesos.ID{Value: agentID},
+				Resources: core.MustParseResources(strings.ReplaceAll(strings.ReplaceAll(res, "+", ";"), "=", ":")),
+				Command: &mesos.CommandInfo{Value: "true"}})
+		}
+		a.Operations = []mesos.Operation{{Type: mesos.OpLaunch, Launch: &mesos.Launch{TaskInfos: tasks}}}
+	}
+	return h.call(fw, &mesos.Call{Type: mesos.CallAccept, Accept: a})
+}
+
+func (h *harness) update(d *datadriven.TestData, pos []string) error {
+	ag, fw, task, state := pos[0], pos[1], pos[2], mesos.TaskState(pos[3])
+	h.uuid++
+	su := &agentapi.StatusUpdate{FrameworkID: mesos.ID{Value: h.wireName(fw)}, Status: mesos.TaskStatus{
+		TaskID: mesos.ID{Value: task}, State: state, Source: mesos.SourceExecutor, UUID: []byte{h.uuid}}}
+	if v, ok := h.arg(d, "latest"); ok {
+		su.LatestState = mesos.TaskState(v)
+	}
+	h.latest[fw+"/"+task] = []byte{h.uuid}
+	call := agentapi.Call{Type: agentapi.CallStatusUpdate, AgentID: &mesos.ID{Value: h.wireName(ag)}, StatusUpdate: su}
+	if err := call.Validate(); err != nil {
+		return err
+	}
+	h.m.AgentCalls([]agentapi.Call{call}, h.now)
+	return nil
+}
+
+func (h *harness) ack(d *datadriven.TestData, fw, task string) error {
+	uuid := h.latest[fw+"/"+task]
+	if v, ok := h.arg(d, "uuid"); ok {
+		n, _ := strconv.Atoi(v)
+		uuid = []byte{byte(n)}
+	}
+	h.m.mu.Lock()
+	agent := ""
+	if f := h.m.frameworks[h.wireName(fw)]; f != nil {
+		if t := f.tasks[task]; t != nil {
+			agent = t.agent
+		}
+	}
+	h.m.mu.Unlock()
+	return h.call(fw, &mesos.Call{Type: mesos.CallAcknowledge, Acknowledge: &mesos.Acknowledge{
+		AgentID: mesos.ID{Value: agent}, TaskID: mesos.ID{Value: task}, UUID: uuid}})
+}
+
+// answerPings answers every PING a connected agent got, and forgets it.
+func (h *harness) answerPings() {
+	for name, c := range h.agents {
+		c.mu.Lock()
+		kept, pinged := c.events[:0], false
+		for _, e := range c.events {
+			if strings.HasPrefix(e, "PING ") {
+				pinged = true
+				continue
+			}
+			kept = append(kept, e)
+		}
+		c.events = kept
+		closed := c.closed
+		c.mu.Unlock()
+		if pinged && !closed {
+			_ = h.pong(name)
+		}
+	}
+}
+
+func (h *harness) pong(name string) error {
+	h.m.mu.Lock()
+	ag := h.m.agents[h.wireName(name)]
+	seq := uint64(0)
+	if ag != nil {
+		seq = ag.pingSeq
+	}
+	h.m.mu.Unlock()
+	if ag == nil {
+		return errors.New("unknown agent")
+	}
+	h.m.AgentCalls([]agentapi.Call{{Type: agentapi.CallPong, AgentID: &mesos.ID{Value: h.wireName(name)},
+		Pong: &agentapi.Pong{Seq: seq}}}, h.now)
+	return nil
+}
+
+// state prints the master's view: frameworks with their tasks, agents
+// with what is used on them, and the registry.
+func (h *harness) state() string {
+	var b strings.Builder
+	st := h.m.State(nil)
+	for _, fw := range st.Frameworks {
+		fmt.Fprintf(&b, "framework %s active=%v used=%v\n", h.name(fw.ID), fw.Active, fw.UsedResources["cpus"])
+		for _, t := range fw.Tasks {
+			fmt.Fprintf(&b, "  task %s %s on %s\n", t.ID, t.State, h.name(t.SlaveID))
+		}
+		for _, t := range fw.CompletedTasks {
+			fmt.Fprintf(&b, "  completed %s %s\n", t.ID, t.State)
+		}
+		for _, t := range fw.UnreachableTasks {
+			fmt.Fprintf(&b, "  unreachable %s %s\n", t.ID, t.State)
+		}
+	}
+	for _, fw := range st.CompletedFrameworks {
+		fmt.Fprintf(&b, "completed framework %s\n", h.name(fw.ID))
+		for _, t := range fw.CompletedTasks {
+			fmt.Fprintf(&b, "  completed %s %s\n", t.ID, t.State)
+		}
+	}
+	for _, a := range st.Slaves {
+		fmt.Fprintf(&b, "agent %s active=%v used cpus=%v offered cpus=%v\n", h.name(a.ID), a.Active, a.UsedResources["cpus"], a.OfferedResources["cpus"])
+	}
+	rs := h.reg.State()
+	fmt.Fprintf(&b, "registry admitted=%d gone=%d\n", len(rs.Admitted), len(rs.Gone))
+	return b.String()
+}
