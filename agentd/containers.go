@@ -234,12 +234,17 @@ func (a *agent) executorGone(ex *executorRun, code int, msg, reason string, now 
 		}
 		out = append(out, a.agentStatusLocked(t, state, reason, m, now)...)
 	}
-	group := ex.group_
+	group, pid := ex.group_, ex.pid
 	id := a.id
 	if cur := a.executors[ex.key]; cur == ex {
 		delete(a.executors, ex.key)
 	}
 	a.mu.Unlock()
+	// Whatever the executor left behind dies with it, as a destroyed
+	// container's processes do.
+	if pid > 0 {
+		killSession(pid)
+	}
 	if group != nil {
 		if err := group.Destroy(); err != nil {
 			a.log.Warn("destroy cgroup", "err", err)
@@ -293,6 +298,7 @@ func (a *agent) destroyExecutor(ex *executorRun) {
 	}
 	if pid > 0 {
 		_ = syscall.Kill(-pid, syscall.SIGKILL)
+		killSession(pid) // tasks in their own process groups, without cgroups
 	}
 	if group != nil {
 		_ = group.Kill()

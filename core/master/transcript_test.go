@@ -52,10 +52,10 @@ type harness struct {
 	fws    map[string]*fakeConn // by test name
 	agents map[string]*fakeConn
 	// names maps wire ids (framework, agent, offer) to test names.
-	names  map[string]string
-	ids    map[string]string // test name -> wire id
-	offers int
-	uuid   byte
+	names   map[string]string
+	ids     map[string]string // test name -> wire id
+	offers  int
+	uuid    byte
 	latest  map[string][]byte // "fw/task" -> last uuid seen by the framework
 	streams map[string]string // framework name -> Mesos-Stream-Id
 	stream  string            // a stream=ID argument of the current command
@@ -428,7 +428,7 @@ func (h *harness) accept(d *datadriven.TestData, fw string, offers []string) err
 			id, res, _ := strings.Cut(spec, ":")
 			tasks = append(tasks, mesos.TaskInfo{Name: id, TaskID: mesos.ID{Value: id}, AgentID: mesos.ID{Value: agentID},
 				Resources: core.MustParseResources(strings.ReplaceAll(strings.ReplaceAll(res, "+", ";"), "=", ":")),
-				Command: &mesos.CommandInfo{Value: "true"}})
+				Command:   &mesos.CommandInfo{Value: "true"}})
 		}
 		a.Operations = []mesos.Operation{{Type: mesos.OpLaunch, Launch: &mesos.Launch{TaskInfos: tasks}}}
 	}

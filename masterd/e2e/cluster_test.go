@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -143,6 +144,9 @@ func newCluster(t *testing.T, o clusterOpts) *cluster {
 	}
 	c := &cluster{t: t, dir: t.TempDir(), opts: o}
 	c.masterW = filepath.Join(c.dir, "master")
+	// Registered before the daemons', so it runs after they stopped:
+	// no executor or task of this cluster may outlive its agents.
+	t.Cleanup(func() { c.checkNoLeaks() })
 	c.startMaster("0")
 	for i := range o.agents {
 		c.addAgent(fmt.Sprintf("agent%d", i))
@@ -226,3 +230,47 @@ func (c *cluster) frameworkState(id string) map[string]any {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// checkNoLeaks fails the test if any process whose environment places it
+// in this cluster's sandboxes is still alive (bounded wait: the agents
+// kill their executors as they stop).
+func (c *cluster) checkNoLeaks() {
+	var left []string
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		left = left[:0]
+		entries, _ := os.ReadDir("/proc")
+		for _, e := range entries {
+			b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
+			if err != nil {
+				continue
+			}
+			for _, kv := range strings.Split(string(b), "\x00") {
+				if strings.HasPrefix(kv, "MESOS_DIRECTORY="+c.dir) && !isZombie(e.Name()) {
+					left = append(left, e.Name())
+				}
+			}
+		}
+		if len(left) == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(left) > 0 {
+		c.t.Errorf("processes of this cluster's tasks outlived its agents: pids %v", left)
+		for _, pid := range left {
+			if n, err := strconv.Atoi(pid); err == nil {
+				_ = syscall.Kill(n, syscall.SIGKILL)
+			}
+		}
+	}
+}
+
+func isZombie(pid string) bool {
+	b, err := os.ReadFile(filepath.Join("/proc", pid, "stat"))
+	if err != nil {
+		return true
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	return i >= 0 && i+2 < len(b) && b[i+2] == 'Z'
+}
