@@ -444,7 +444,7 @@ func (a *agent) state() map[string]any {
 		PID         int        `json:"pid"`
 		Tasks       []taskJSON `json:"tasks"`
 	}
-	var exs []execJSON
+	exs := []execJSON{}
 	for _, ex := range a.executors {
 		e := execJSON{ID: ex.key.executor, FrameworkID: ex.key.framework, Directory: ex.dir, Container: ex.container, PID: ex.pid, Tasks: []taskJSON{}}
 		for _, t := range ex.tasks {

@@ -300,9 +300,10 @@ func (s *server) teardown(ctx *fasthttp.RequestCtx) {
 func (s *server) metrics() map[string]float64 {
 	now := time.Now()
 	out := s.master.Metrics(now)
-	count, last, pct := s.sweepStats()
+	count, last, latency, pct := s.sweepStats()
 	out["allocator/mesos/allocation_runs"] = float64(count)
 	out["allocator/mesos/allocation_run_ms"] = last
+	out["allocator/mesos/allocation_run_latency_ms"] = latency
 	for k, v := range pct {
 		out["allocator/mesos/allocation_run_ms/"+k] = v
 	}
@@ -311,9 +312,11 @@ func (s *server) metrics() map[string]float64 {
 	out["allocator/mesos/resources/offers_outstanding"] = float64(st.OutstandingOffers)
 	out["allocator/mesos/offer_filters/active"] = float64(st.FiltersActive)
 	out["master/event_queue_messages"] = float64(s.queuedEvents())
-	for k, v := range s.regWrites.percentiles() {
+	regPct := s.regWrites.percentiles()
+	for k, v := range regPct {
 		out["registrar/state_store_ms/"+k] = v
 	}
+	out["registrar/state_store_ms"] = regPct["p50"]
 	return out
 }
 

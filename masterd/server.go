@@ -76,10 +76,11 @@ type server struct {
 	streams   map[*recordio.Stream]struct{}
 
 	// sweepMu guards sweeps: recent allocation run times, for metrics.
-	sweepMu    sync.Mutex
-	sweeps     []time.Duration
-	sweepCount uint64
-	regWrites  *timedStore
+	sweepMu      sync.Mutex
+	sweeps       []time.Duration
+	sweepCount   uint64
+	sweepLatency time.Duration // how late the last sweep started
+	regWrites    *timedStore
 }
 
 func serve(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer) error {
@@ -180,10 +181,10 @@ func (s *server) timers() {
 		select {
 		case <-s.done:
 			return
-		case <-sweep.C:
+		case due := <-sweep.C:
 			start := time.Now()
 			s.master.Sweep(start)
-			s.recordSweep(time.Since(start))
+			s.recordSweep(start.Sub(due), time.Since(start))
 		case now := <-house.C:
 			s.master.Housekeep(now)
 		}
@@ -192,10 +193,11 @@ func (s *server) timers() {
 
 const keptSweeps = 1000
 
-func (s *server) recordSweep(d time.Duration) {
+func (s *server) recordSweep(latency, d time.Duration) {
 	s.sweepMu.Lock()
 	defer s.sweepMu.Unlock()
 	s.sweepCount++
+	s.sweepLatency = latency
 	if len(s.sweeps) == keptSweeps {
 		copy(s.sweeps, s.sweeps[1:])
 		s.sweeps = s.sweeps[:keptSweeps-1]
@@ -203,14 +205,18 @@ func (s *server) recordSweep(d time.Duration) {
 	s.sweeps = append(s.sweeps, d)
 }
 
-func (s *server) sweepStats() (count uint64, last float64, pct map[string]float64) {
+func (s *server) sweepStats() (count uint64, last, latency float64, pct map[string]float64) {
 	s.sweepMu.Lock()
 	ds := slices.Clone(s.sweeps)
 	count = s.sweepCount
+	latency = ms(s.sweepLatency)
 	s.sweepMu.Unlock()
 	pct = map[string]float64{}
 	if len(ds) == 0 {
-		return count, 0, pct
+		for _, k := range []string{"p50", "p90", "p95", "p99", "p999", "min", "max", "count"} {
+			pct[k] = 0
+		}
+		return count, 0, latency, pct
 	}
 	last = ms(ds[len(ds)-1])
 	slices.Sort(ds)
@@ -222,7 +228,7 @@ func (s *server) sweepStats() (count uint64, last float64, pct map[string]float6
 	}
 	pct["min"], pct["max"] = ms(ds[0]), ms(ds[len(ds)-1])
 	pct["count"] = float64(len(ds))
-	return count, last, pct
+	return count, last, latency, pct
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -282,7 +288,7 @@ func (t *timedStore) percentiles() map[string]float64 {
 	t.mu.Lock()
 	ds := slices.Clone(t.times)
 	t.mu.Unlock()
-	out := map[string]float64{}
+	out := map[string]float64{"p50": 0, "p99": 0, "max": 0, "count": 0}
 	if len(ds) == 0 {
 		return out
 	}

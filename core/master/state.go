@@ -125,7 +125,7 @@ type FrameworkJSON struct {
 	Name             string         `json:"name"`
 	Hostname         string         `json:"hostname"`
 	User             string         `json:"user"`
-	Principal        string         `json:"principal,omitempty"`
+	Principal        string         `json:"principal"`
 	Role             string         `json:"role"`
 	Roles            []string       `json:"roles"`
 	Capabilities     []string       `json:"capabilities"`
@@ -288,7 +288,7 @@ type State struct {
 	UnreachableSlaves      int               `json:"unreachable_slaves"`
 	Leader                 string            `json:"leader"`
 	LeaderInfo             mesos.MasterInfo  `json:"leader_info"`
-	Cluster                string            `json:"cluster,omitempty"`
+	Cluster                string            `json:"cluster"`
 	Flags                  map[string]string `json:"flags"`
 	Slaves                 []AgentJSON       `json:"slaves"`
 	Frameworks             []FrameworkJSON   `json:"frameworks"`

@@ -37,3 +37,18 @@ func postSubscribe(t *testing.T, master string, info mesos.FrameworkInfo, id str
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
 }
+
+func getJSONList(t *testing.T, url string) []any {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var out []any
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatalf("GET %s: %v: %s", url, err, b)
+	}
+	return out
+}
