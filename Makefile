@@ -33,7 +33,16 @@ bench:
 	$(GO) run ./bench -profile mesos-grid
 	$(GO) run ./bench -profile quota
 
-# A short run of every fuzz target.
+# A short run of every fuzz target (FUZZTIME each).
+FUZZTIME ?= 30s
 fuzz:
-	$(GO) test ./core -run '^$$' -fuzz FuzzParseText -fuzztime 30s
-	$(GO) test ./core -run '^$$' -fuzz FuzzParseJSON -fuzztime 30s
+	$(GO) test ./core -run '^$$' -fuzz FuzzParseText -fuzztime $(FUZZTIME)
+	$(GO) test ./core -run '^$$' -fuzz FuzzParseJSON -fuzztime $(FUZZTIME)
+	$(GO) test ./core -run '^$$' -fuzz FuzzParseDuration -fuzztime $(FUZZTIME)
+	$(GO) test ./core/mesos -run '^$$' -fuzz FuzzDecodeCall -fuzztime $(FUZZTIME)
+	$(GO) test ./core/agentapi -run '^$$' -fuzz FuzzBatch -fuzztime $(FUZZTIME)
+	$(GO) test ./core/recordio -run '^$$' -fuzz FuzzReader -fuzztime $(FUZZTIME)
+	$(GO) test ./core/registry -run '^$$' -fuzz FuzzUnmarshalOp -fuzztime $(FUZZTIME)
+	$(GO) test ./core/registry -run '^$$' -fuzz FuzzApply -fuzztime $(FUZZTIME)
+	$(GO) test ./agentd/fetcher -run '^$$' -fuzz FuzzExtractTar -fuzztime $(FUZZTIME)
+	$(GO) test ./agentd/sandbox -run '^$$' -fuzz FuzzResolve -fuzztime $(FUZZTIME)

@@ -68,6 +68,11 @@ func start(t *testing.T, name, path string, args ...string) *proc {
 	}()
 	t.Cleanup(func() {
 		p.stop()
+		// The daemons are built with -race when the tests are: a race
+		// report in their logs fails the test.
+		if b, err := os.ReadFile(logPath); err == nil && strings.Contains(string(b), "WARNING: DATA RACE") {
+			t.Errorf("%s reported a data race; see its log", name)
+		}
 		if t.Failed() {
 			b, _ := os.ReadFile(logPath)
 			t.Logf("--- %s log (last 6000 bytes) ---\n%s", name, tail(b, 6000))

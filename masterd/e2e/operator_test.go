@@ -18,6 +18,8 @@ func TestOperatorKeys(t *testing.T) {
 	f := subscribe(t, c.master.addr, newFrameworkInfo("keys"))
 	launchOne(f, func(o mesos.Offer) mesos.TaskInfo { return commandTask("k1", o, "cpus:0.5;mem:32", "sleep 600") })
 	f.waitState("k1", mesos.TaskRunning, 20*time.Second)
+	// HEARTBEAT every --heartbeat_interval (300ms in these tests).
+	f.next(5*time.Second, func(e *mesos.Event) bool { return e.Type == mesos.EventHeartbeat })
 
 	has := func(what string, m map[string]any, keys string) {
 		t.Helper()
