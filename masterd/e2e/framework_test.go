@@ -30,6 +30,11 @@ type framework struct {
 	// mu guards log: every event received, for assertions.
 	mu  sync.Mutex
 	log []*mesos.Event
+
+	// skipped holds OFFERS events that next passed over while waiting for
+	// something else; nextOffers returns them first, so no offer is lost
+	// to the test's own bookkeeping.
+	skipped []*mesos.Event
 }
 
 func newFrameworkInfo(name string) mesos.FrameworkInfo {
@@ -127,6 +132,9 @@ func (f *framework) next(d time.Duration, match func(*mesos.Event) bool) *mesos.
 			if match(ev) {
 				return ev
 			}
+			if ev.Type == mesos.EventOffers {
+				f.skipped = append(f.skipped, ev)
+			}
 		case <-f.closed:
 			// Drain what arrived before the close.
 			select {
@@ -208,6 +216,11 @@ func (f *framework) launch(offer mesos.Offer, tasks []mesos.TaskInfo, refuse flo
 // nextOffers waits for an OFFERS event.
 func (f *framework) nextOffers(d time.Duration) []mesos.Offer {
 	f.t.Helper()
+	if len(f.skipped) > 0 {
+		ev := f.skipped[0]
+		f.skipped = f.skipped[1:]
+		return ev.Offers.Offers
+	}
 	return f.next(d, func(e *mesos.Event) bool { return e.Type == mesos.EventOffers }).Offers.Offers
 }
 
