@@ -187,6 +187,10 @@ func (h *harness) describeAgent(ev *agentapi.Event) string {
 		return "SHUTDOWN (" + ev.Shutdown.Message + ")"
 	case agentapi.EventUpdateFramework:
 		return "UPDATE_FRAMEWORK " + h.name(ev.UpdateFramework.ID.Val())
+	case agentapi.EventMessage:
+		return fmt.Sprintf("MESSAGE %s/%s %s", h.name(ev.Message.FrameworkID.Value), ev.Message.ExecutorID.Value, ev.Message.Data)
+	case agentapi.EventShutdownExecutor:
+		return fmt.Sprintf("SHUTDOWN_EXECUTOR %s/%s", h.name(ev.ShutdownExecutor.FrameworkID.Value), ev.ShutdownExecutor.ExecutorID.Value)
 	}
 	return ev.Type
 }
@@ -271,6 +275,25 @@ func (h *harness) run(t *testing.T, d *datadriven.TestData) string {
 		err = h.call(pos[0], &mesos.Call{Type: mesos.CallSuppress, Suppress: &mesos.RoleList{}})
 	case "revive":
 		err = h.call(pos[0], &mesos.Call{Type: mesos.CallRevive, Revive: &mesos.RoleList{}})
+	case "message":
+		// message FW AGENT EXECUTOR DATA: scheduler to executor.
+		err = h.call(pos[0], &mesos.Call{Type: mesos.CallMessage, Message: &mesos.Message{
+			AgentID: mesos.ID{Value: h.wireName(pos[1])}, ExecutorID: mesos.ID{Value: pos[2]}, Data: []byte(pos[3])}})
+	case "exec-message":
+		// exec-message AGENT FW EXECUTOR DATA: executor to scheduler.
+		h.m.AgentCalls([]agentapi.Call{{Type: agentapi.CallMessage, AgentID: &mesos.ID{Value: h.wireName(pos[0])},
+			Message: &agentapi.Message{FrameworkID: mesos.ID{Value: h.wireName(pos[1])}, ExecutorID: mesos.ID{Value: pos[2]},
+				Data: []byte(pos[3])}}}, h.now)
+	case "shutdown":
+		// shutdown FW AGENT EXECUTOR
+		err = h.call(pos[0], &mesos.Call{Type: mesos.CallShutdown, Shutdown: &mesos.Shutdown{
+			AgentID: mesos.ID{Value: h.wireName(pos[1])}, ExecutorID: mesos.ID{Value: pos[2]}}})
+	case "executor-exited":
+		// executor-exited AGENT FW EXECUTOR STATUS
+		code, _ := strconv.Atoi(pos[3])
+		h.m.AgentCalls([]agentapi.Call{{Type: agentapi.CallExecutorExited, AgentID: &mesos.ID{Value: h.wireName(pos[0])},
+			ExecutorExited: &agentapi.ExecutorExited{FrameworkID: mesos.ID{Value: h.wireName(pos[1])},
+				ExecutorID: mesos.ID{Value: pos[2]}, Status: int32(code)}}}, h.now)
 	case "teardown":
 		err = h.call(pos[0], &mesos.Call{Type: mesos.CallTeardown})
 	case "disconnect":
@@ -425,10 +448,18 @@ func (h *harness) accept(d *datadriven.TestData, fw string, offers []string) err
 	if v, ok := h.arg(d, "tasks"); ok {
 		var tasks []mesos.TaskInfo
 		for _, spec := range strings.Split(v, ",") {
+			// ID:RES or ID:RES@EXECUTOR (a custom executor with cpus:0.1)
 			id, res, _ := strings.Cut(spec, ":")
-			tasks = append(tasks, mesos.TaskInfo{Name: id, TaskID: mesos.ID{Value: id}, AgentID: mesos.ID{Value: agentID},
-				Resources: core.MustParseResources(strings.ReplaceAll(strings.ReplaceAll(res, "+", ";"), "=", ":")),
-				Command:   &mesos.CommandInfo{Value: "true"}})
+			res, exec, custom := strings.Cut(res, "@")
+			ti := mesos.TaskInfo{Name: id, TaskID: mesos.ID{Value: id}, AgentID: mesos.ID{Value: agentID},
+				Resources: core.MustParseResources(strings.ReplaceAll(strings.ReplaceAll(res, "+", ";"), "=", ":"))}
+			if custom {
+				ti.Executor = &mesos.ExecutorInfo{ExecutorID: mesos.ID{Value: exec}, Command: &mesos.CommandInfo{Value: "./exec"},
+					Resources: core.MustParseResources("cpus:0.1")}
+			} else {
+				ti.Command = &mesos.CommandInfo{Value: "true"}
+			}
+			tasks = append(tasks, ti)
 		}
 		a.Operations = []mesos.Operation{{Type: mesos.OpLaunch, Launch: &mesos.Launch{TaskInfos: tasks}}}
 	}
