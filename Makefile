@@ -21,6 +21,8 @@ bench-profile:
 # The whole suite, with the race detector, as CI runs it.
 test: vet
 	$(GO) test -race -count=1 -timeout 40m ./...
+	@# The suite states which task isolation mode the agents ran in.
+	@$(GO) test -count=1 -run '^TestIsolationMode$$' -v ./masterd/e2e | grep 'isolation mode'
 
 test-short:
 	$(GO) test -count=1 -short ./...

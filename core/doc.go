@@ -1,7 +1,10 @@
 // Package core holds meseta's domain model: resources and their arithmetic,
-// roles, identifiers and task states, and (in later work) the wire types and
-// codecs, the master and agent state machines, the registry, the checkpoint
-// store and leader election.
+// roles, and durations in Mesos's form. Its sub-packages hold the rest of
+// the model: the Mesos v1 wire types (core/mesos), RecordIO framing
+// (core/recordio), the agent protocol (core/agentapi), the master state
+// machine (core/master), the agent's status update manager (core/agent),
+// the registry (core/registry) and daemon flag parsing (core/flagenv).
+// Checkpoints and leader election come with the HA work.
 //
 // # Resources
 //
