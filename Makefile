@@ -2,7 +2,7 @@
 GO ?= go
 PROFILE ?= small
 
-.PHONY: run test test-short bench bench-profile fuzz vet
+.PHONY: run test test-short bench bench-profile fuzz vet deps
 
 BIN := .meseta/bin
 
@@ -18,8 +18,17 @@ run:
 bench-profile:
 	$(GO) run ./bench -profile $(PROFILE)
 
+# What the tests need from the system: Debian's zookeeper (the HA tests
+# start their own servers). Installed only when missing.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+deps:
+	@if ! command -v java >/dev/null 2>&1 || [ ! -f /usr/share/java/zookeeper.jar ]; then \
+		echo "installing zookeeper (apt-get)"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq zookeeper >/dev/null; \
+	fi
+
 # The whole suite, with the race detector, as CI runs it.
-test: vet
+test: deps vet
 	$(GO) test -race -count=1 -timeout 40m ./...
 	@# The suite states which task isolation mode the agents ran in.
 	@$(GO) test -count=1 -run '^TestIsolationMode$$' -v ./masterd/e2e | grep 'isolation mode'
