@@ -14,6 +14,7 @@ import (
 	"meseta/core"
 	agentcore "meseta/core/agent"
 	"meseta/core/agentapi"
+	"meseta/core/checkpoint"
 	"meseta/core/mesos"
 	"meseta/core/recordio"
 )
@@ -27,6 +28,7 @@ type agent struct {
 	endpoint string // our host:port
 	self     string // the agentd binary, for the built-in executors
 	cg       *cgroups.Manager
+	ckpt     *checkpoint.Store // nil: nothing is checkpointed
 
 	outbox *outbox
 
@@ -70,7 +72,10 @@ type executorRun struct {
 	// killing: the agent is shutting the executor down, so tasks it
 	// leaves behind end TASK_KILLED rather than TASK_FAILED.
 	killing bool
-	tasks   map[string]*taskRun
+	// recovered: found in the checkpoint after an agent restart; not the
+	// agent's child, so its end is found by polling (recovery.go).
+	recovered bool
+	tasks     map[string]*taskRun
 }
 
 type execState int
@@ -123,7 +128,7 @@ func (a *agent) registerCall() *agentapi.Call {
 	reg := &agentapi.Register{
 		AgentInfo: mesos.AgentInfo{Hostname: a.cfg.hostname, Port: int32(portOf(a.endpoint)),
 			Resources: a.total, Attributes: a.attrs},
-		Endpoint: a.endpoint, Version: versionString, Checkpoint: false,
+		Endpoint: a.endpoint, Version: versionString, Checkpoint: a.ckpt != nil,
 	}
 	if a.id == "" {
 		return &agentapi.Call{Type: agentapi.CallRegister, Register: reg}
@@ -211,6 +216,12 @@ func (a *agent) registeredWith(r *agentapi.Registered, now time.Time) {
 	a.pingTime = now
 	a.pingLimit = time.Duration(r.PingTimeoutSeconds*float64(time.Second)) * time.Duration(max(r.MaxPingTimeouts, 1))
 	heads := a.updates.Heads(now)
+	if a.ckpt != nil {
+		boot, _ := checkpoint.BootID()
+		a.ckptErr("agent", a.ckpt.SetAgent(checkpoint.AgentRecord{AgentID: a.id, BootID: boot, Registered: now,
+			Info: mesos.AgentInfo{Hostname: a.cfg.hostname, Port: int32(portOf(a.endpoint)), Resources: a.total,
+				Attributes: a.attrs, ID: &mesos.ID{Value: a.id}}}))
+	}
 	a.mu.Unlock()
 	if first {
 		a.log.Info("registered with the master", "agent", r.AgentID.Value, "master", r.MasterInfo.PID)
@@ -237,6 +248,9 @@ func (a *agent) removedByMaster(msg string) {
 	a.updates.RetryMin = a.cfg.statusRetryMin
 	for _, ex := range exs {
 		ex.tasks = map[string]*taskRun{}
+	}
+	if a.ckpt != nil {
+		a.ckptErr("reset", a.ckpt.Reset())
 	}
 	a.mu.Unlock()
 	a.outbox.clear()
@@ -278,7 +292,16 @@ func (a *agent) updateLocked(t *taskRun, s mesos.TaskStatus, now time.Time) []ag
 	if s.Timestamp == 0 {
 		s.Timestamp = float64(now.UnixNano()) / 1e9
 	}
-	return a.updates.Add(agentapi.StatusUpdate{FrameworkID: mesos.ID{Value: t.key.framework}, Status: s}, now)
+	su := agentapi.StatusUpdate{FrameworkID: mesos.ID{Value: t.key.framework}, Status: s}
+	if a.checkpointingLocked(t.key.framework) && a.tasks[t.key] == t {
+		// Synced before the executor hears ACKNOWLEDGED: an update the
+		// agent took survives its crash. The task record follows, so a
+		// restarted agent reports the task's latest state.
+		a.ckptErr("status update", a.ckpt.AppendUpdate(su))
+		a.ckptErr("task", a.ckpt.PutTask(checkpoint.TaskRecord{FrameworkID: t.key.framework, ExecutorID: t.exec.key.executor,
+			Role: t.role, Info: t.info, State: t.state, Terminal: t.terminal}))
+	}
+	return a.updates.Add(su, now)
 }
 
 // agentStatusLocked makes an agent-sourced update for a task.
@@ -291,9 +314,19 @@ func (a *agent) acknowledge(ack *agentapi.Acknowledge, now time.Time) {
 	key := taskKey{ack.FrameworkID.Value, ack.TaskID.Value}
 	next, ok := a.updates.Ack(key.framework, key.task, ack.UUID, now)
 	if ok {
+		ckpt := a.checkpointingLocked(key.framework)
+		if ckpt {
+			a.ckptErr("ack", a.ckpt.AckUpdate(key.framework, key.task, ack.UUID))
+		}
 		if t := a.tasks[key]; t != nil && t.terminal && !a.updates.Pending(key.framework, key.task) {
 			delete(a.tasks, key)
 			delete(t.exec.tasks, key.task)
+			if ckpt {
+				a.ckptErr("remove task", a.ckpt.RemoveTask(key.framework, key.task))
+				if t.exec.state == execTerminated && len(t.exec.tasks) == 0 {
+					a.ckptErr("remove executor", a.ckpt.RemoveExecutor(key.framework, t.exec.key.executor))
+				}
+			}
 		}
 	}
 	a.mu.Unlock()
@@ -342,6 +375,7 @@ func (a *agent) runTask(rt *agentapi.RunTask, now time.Time) {
 	t := &taskRun{key: taskKey{fid, ti.TaskID.Value}, info: ti, role: rt.Role, exec: ex, state: mesos.TaskStaging}
 	a.tasks[t.key] = t
 	ex.tasks[ti.TaskID.Value] = t
+	a.recordLaunchLocked(t)
 	fi := rt.FrameworkInfo
 	a.deliverLocked(ex, &mesos.ExecutorEvent{Type: mesos.ExecEventLaunch, Launch: &mesos.ExecutorLaunch{FrameworkInfo: &fi, Task: ti}})
 	a.mu.Unlock()
@@ -371,6 +405,7 @@ func (a *agent) runTaskGroup(rg *agentapi.RunTaskGroup, now time.Time) {
 		t := &taskRun{key: taskKey{fid, ti.TaskID.Value}, info: ti, role: rg.Role, exec: ex, state: mesos.TaskStaging}
 		a.tasks[t.key] = t
 		ex.tasks[ti.TaskID.Value] = t
+		a.recordLaunchLocked(t)
 	}
 	a.deliverLocked(ex, &mesos.ExecutorEvent{Type: mesos.ExecEventLaunchGroup, LaunchGroup: &mesos.ExecutorLaunchGroup{TaskGroup: rg.TaskGroup}})
 	a.mu.Unlock()
@@ -468,6 +503,9 @@ func (a *agent) shutdownFramework(fid string) {
 		}
 	}
 	a.updates.DropFramework(fid)
+	if a.checkpointingLocked(fid) {
+		a.ckptErr("remove framework", a.ckpt.RemoveFramework(fid))
+	}
 	delete(a.frameworks, fid)
 	a.mu.Unlock()
 	for _, ex := range exs {

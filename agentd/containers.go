@@ -171,6 +171,9 @@ func (a *agent) startExecutor(ex *executorRun) error {
 	ex.group_ = group
 	ex.started = time.Now()
 	ex.ready = true
+	if a.checkpointingLocked(ex.key.framework) {
+		a.ckptErr("executor", a.ckpt.PutExecutor(a.executorRecord(ex))) // now with its pid
+	}
 	if ex.stream != nil {
 		for _, ev := range ex.queued {
 			ex.stream.SendJSON(ev)
@@ -221,16 +224,15 @@ func (a *agent) executorGone(ex *executorRun, code int, msg, reason string, now 
 		if t.terminal {
 			continue
 		}
-		state := mesos.TaskFailed
-		m := msg
+		state, m := mesos.TaskFailed, msg
 		if code > 0 {
 			m = fmt.Sprintf("%s with status %d", msg, code)
 		}
 		if ex.killing {
-			state, m = mesos.TaskKilled, "Executor was shut down"
-		}
-		if code == -1 {
-			state = mesos.TaskFailed
+			state = mesos.TaskKilled
+			if code >= 0 {
+				m = "Executor was shut down"
+			}
 		}
 		out = append(out, a.agentStatusLocked(t, state, reason, m, now)...)
 	}
@@ -238,6 +240,17 @@ func (a *agent) executorGone(ex *executorRun, code int, msg, reason string, now 
 	id := a.id
 	if cur := a.executors[ex.key]; cur == ex {
 		delete(a.executors, ex.key)
+	}
+	if a.checkpointingLocked(ex.key.framework) {
+		if len(ex.tasks) == 0 {
+			a.ckptErr("remove executor", a.ckpt.RemoveExecutor(ex.key.framework, ex.key.executor))
+		} else {
+			// Kept, without a pid, until its tasks' last updates are
+			// acknowledged.
+			rec := a.executorRecord(ex)
+			rec.PID = 0
+			a.ckptErr("executor", a.ckpt.PutExecutor(rec))
+		}
 	}
 	a.mu.Unlock()
 	// Whatever the executor left behind dies with it, as a destroyed
@@ -308,13 +321,16 @@ func (a *agent) destroyExecutor(ex *executorRun) {
 	}
 }
 
-// killAll kills every executor, for agent shutdown when the framework
-// does not checkpoint.
-func (a *agent) killAll() {
+// stopExecutors kills, as the agent stops, the executors that cannot
+// reconnect to the next agent (those of frameworks without
+// checkpointing), or every executor when all is set.
+func (a *agent) stopExecutors(all bool) {
 	a.mu.Lock()
 	var exs []*executorRun
 	for _, ex := range a.executors {
-		exs = append(exs, ex)
+		if all || !a.checkpointingLocked(ex.key.framework) {
+			exs = append(exs, ex)
+		}
 	}
 	a.mu.Unlock()
 	for _, ex := range exs {

@@ -23,6 +23,9 @@ type config struct {
 	executorRegistrationTimeout, recoveryTimeout         time.Duration
 	statusRetryMin                                       time.Duration
 	isolation, logLevel                                  string
+	recoverMode                                          string
+	strict                                               bool
+	executorReregistrationTimeout                        time.Duration
 
 	fs *flag.FlagSet
 }
@@ -49,6 +52,11 @@ func parseFlags(args []string, getenv func(string) string) (*config, error) {
 		"time a disconnected executor of a checkpointing framework keeps retrying")
 	flagenv.DurationVar(fs, &c.statusRetryMin, "status_update_retry_interval", 10*time.Second,
 		"first retry interval of unacknowledged status updates; doubles up to 10mins (meseta)")
+	fs.StringVar(&c.recoverMode, "recover", "reconnect",
+		"after a restart: reconnect to live executors, or cleanup (kill them, report their tasks, and exit)")
+	fs.BoolVar(&c.strict, "strict", true, "any checkpoint error at start-up is fatal; false recovers what it can")
+	flagenv.DurationVar(fs, &c.executorReregistrationTimeout, "executor_reregistration_timeout", 2*time.Second,
+		"time a live executor has to re-subscribe after an agent restart")
 	fs.StringVar(&c.isolation, "isolation", "auto", "task limits: auto (cgroups when available), cgroups (required) or none")
 	fs.StringVar(&c.logLevel, "log_level", "info", "debug, info, warn or error")
 	c.fs = fs
@@ -67,6 +75,8 @@ func parseFlags(args []string, getenv func(string) string) (*config, error) {
 		return nil, fmt.Errorf("invalid value %d for flag --port: want 0 to 65535", c.port)
 	case c.isolation != "auto" && c.isolation != "cgroups" && c.isolation != "none":
 		return nil, fmt.Errorf("invalid value %q for flag --isolation: want auto, cgroups or none", c.isolation)
+	case c.recoverMode != "reconnect" && c.recoverMode != "cleanup":
+		return nil, fmt.Errorf("invalid value %q for flag --recover: want reconnect or cleanup", c.recoverMode)
 	case c.statusRetryMin <= 0:
 		return nil, fmt.Errorf("invalid value for flag --status_update_retry_interval: must be positive")
 	}

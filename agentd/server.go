@@ -26,6 +26,7 @@ import (
 	"meseta/agentd/executor"
 	"meseta/agentd/sandbox"
 	"meseta/core/agentapi"
+	"meseta/core/checkpoint"
 	"meseta/core/flagenv"
 	"meseta/core/mesos"
 	"meseta/core/recordio"
@@ -111,6 +112,16 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 	a := newAgent(cfg, log, total, attrs, cg)
 	a.endpoint = endpoint
 	a.outbox = newOutbox(cfg.master, log)
+	ckpt, err := checkpoint.Open(filepath.Join(cfg.workDir, "meta"))
+	if err != nil {
+		return fmt.Errorf("open the checkpoint under --work_dir: %w", err)
+	}
+	defer ckpt.Close()
+	a.ckpt = ckpt
+	recovered, err := a.recover(cfg.strict)
+	if err != nil {
+		return err
+	}
 	s := &server{cfg: cfg, log: log, agent: a, done: make(chan struct{}), streams: map[*recordio.Stream]struct{}{},
 		files: &sandbox.Server{Root: filepath.Join(cfg.workDir, "slaves")}}
 
@@ -127,18 +138,44 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 	go func() { defer wg.Done(); a.outbox.run(loopCtx) }()
 	go func() { defer wg.Done(); s.masterLoop(loopCtx) }()
 	go func() { defer wg.Done(); s.retryLoop(loopCtx) }()
+	cleanupDone := make(chan struct{})
+	if cfg.recoverMode == "cleanup" {
+		// Kill what the previous run left, deliver its tasks' fate, exit.
+		a.cleanup(recovered)
+		go func() {
+			defer close(cleanupDone)
+			deadline := time.Now().Add(30 * time.Second)
+			for a.pendingUpdates() > 0 && time.Now().Before(deadline) && ctx.Err() == nil {
+				time.Sleep(50 * time.Millisecond)
+			}
+			if n := a.pendingUpdates(); n > 0 {
+				log.Warn("cleanup: exiting with updates not yet acknowledged; they stay checkpointed", "updates", n)
+			}
+		}()
+	} else {
+		a.reconnect(recovered, cfg.executorRegistrationTimeout)
+	}
+	shutdown := make(chan os.Signal, 1)
+	signal.Notify(shutdown, syscall.SIGUSR1)
+	defer signal.Stop(shutdown)
 
 	fmt.Fprintf(stdout, "agentd %s listening on http://%s (master %s, work_dir %s, resources %s)\n",
 		versionString, endpoint, cfg.master, cfg.workDir, total)
 	log.Info("agent started", "endpoint", endpoint, "master", cfg.master, "resources", total.String())
 
+	killAll := false
 	select {
 	case <-ctx.Done():
+	case <-shutdown:
+		killAll = true
+	case <-cleanupDone:
+		log.Info("cleanup done; exiting (--recover=cleanup)")
 	case err = <-errc:
 	}
-	// Without checkpointing (the HA issue adds it) tasks cannot outlive
-	// the agent cleanly, so a stopping agent stops its tasks.
-	a.killAll()
+	// SIGTERM or SIGINT: executors of checkpointing frameworks keep
+	// running and the next agent reconnects to them; the others cannot
+	// reconnect, so they stop now. SIGUSR1 shuts every executor down.
+	a.stopExecutors(killAll)
 	cancel()
 	close(s.done)
 	s.closeStreams()

@@ -60,11 +60,18 @@ type child struct {
 	cmd  *exec.Cmd
 	addr string
 	done chan struct{}
+	// stopSig: SIGTERM for the master; SIGUSR1 for agents, which makes
+	// an agent stop all its executors (SIGTERM leaves checkpointed ones
+	// running for the next agent).
+	stopSig syscall.Signal
 }
 
 func startChild(name, path string, log io.Writer, args ...string) (*child, error) {
 	cmd := exec.Command(path, args...)
 	cmd.Stderr = log
+	// Their own process group: a terminal's Ctrl-C reaches devcluster
+	// only, which then stops agents (and their tasks) before the master.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -72,7 +79,7 @@ func startChild(name, path string, log io.Writer, args ...string) (*child, error
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	c := &child{name: name, cmd: cmd, done: make(chan struct{})}
+	c := &child{name: name, cmd: cmd, done: make(chan struct{}), stopSig: syscall.SIGTERM}
 	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(out)
@@ -103,7 +110,7 @@ func (c *child) stop() {
 		return
 	default:
 	}
-	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	_ = c.cmd.Process.Signal(c.stopSig)
 	select {
 	case <-c.done:
 	case <-time.After(15 * time.Second):
@@ -148,6 +155,7 @@ func up(ctx context.Context, stdout, stderr io.Writer, workDir, binDir, resource
 		if err != nil {
 			return err
 		}
+		a.stopSig = syscall.SIGUSR1
 		children = append(children, a)
 	}
 	if err := waitAgents(ctx, master.addr, agents); err != nil {

@@ -25,6 +25,8 @@ type proc struct {
 	addr string // host:port it printed
 	log  string // its stderr file
 	done chan struct{}
+	// stopSig is what stop sends first.
+	stopSig syscall.Signal
 }
 
 var listenRE = regexp.MustCompile(`listening on http://([0-9.:]+)`)
@@ -48,7 +50,11 @@ func start(t *testing.T, name, path string, args ...string) *proc {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}
-	p := &proc{t: t, name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
+	p := &proc{t: t, name: name, cmd: cmd, log: logPath, done: make(chan struct{}), stopSig: syscall.SIGTERM}
+	if path == bin.agentd {
+		// A full stop: SIGTERM would leave checkpointed executors running.
+		p.stopSig = syscall.SIGUSR1
+	}
 	addrc := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(out)
@@ -67,11 +73,23 @@ func start(t *testing.T, name, path string, args ...string) *proc {
 		close(p.done)
 	}()
 	t.Cleanup(func() {
+		if t.Failed() && os.Getenv("MESETA_E2E_DUMP") != "" {
+			// Debugging aid: a goroutine dump of every daemon into its log.
+			_ = p.cmd.Process.Signal(syscall.SIGQUIT)
+			select {
+			case <-p.done:
+			case <-time.After(5 * time.Second):
+			}
+		}
 		p.stop()
 		// The daemons are built with -race when the tests are: a race
 		// report in their logs fails the test.
 		if b, err := os.ReadFile(logPath); err == nil && strings.Contains(string(b), "WARNING: DATA RACE") {
 			t.Errorf("%s reported a data race; see its log", name)
+		}
+		if dir := os.Getenv("MESETA_E2E_DUMP"); t.Failed() && dir != "" {
+			b, _ := os.ReadFile(logPath)
+			_ = os.WriteFile(filepath.Join(dir, t.Name()+"-"+name+".log"), b, 0o644)
 		}
 		if t.Failed() {
 			b, _ := os.ReadFile(logPath)
@@ -104,7 +122,7 @@ func (p *proc) stop() {
 	default:
 	}
 	_ = p.cmd.Process.Signal(syscall.SIGCONT)
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	_ = p.cmd.Process.Signal(p.stopSig)
 	select {
 	case <-p.done:
 	case <-time.After(10 * time.Second):
@@ -150,8 +168,20 @@ func newCluster(t *testing.T, o clusterOpts) *cluster {
 	c := &cluster{t: t, dir: t.TempDir(), opts: o}
 	c.masterW = filepath.Join(c.dir, "master")
 	// Registered before the daemons', so it runs after they stopped:
-	// no executor or task of this cluster may outlive its agents.
-	t.Cleanup(func() { c.checkNoLeaks() })
+	// no executor or task of this cluster may outlive its agents. On
+	// failure, the executors' stderr files are shown too.
+	t.Cleanup(func() {
+		c.checkNoLeaks()
+		if t.Failed() {
+			_ = filepath.Walk(c.dir, func(path string, info os.FileInfo, err error) error {
+				if err == nil && info.Name() == "stderr" && info.Size() > 0 {
+					b, _ := os.ReadFile(path)
+					t.Logf("--- %s ---\n%s", path[len(c.dir):], tail(b, 2000))
+				}
+				return nil
+			})
+		}
+	})
 	c.startMaster("0")
 	for i := range o.agents {
 		c.addAgent(fmt.Sprintf("agent%d", i))
@@ -167,12 +197,29 @@ func (c *cluster) startMaster(port string) {
 }
 
 func (c *cluster) addAgent(name string) *proc {
-	args := append([]string{"--master=" + c.master.addr, "--ip=127.0.0.1", "--port=0",
+	return c.startAgent(name, "0")
+}
+
+// restartAgent starts agent i again, on its old port and work dir (its
+// executors find it at the address they were given), after the test
+// killed or stopped it.
+func (c *cluster) restartAgent(i int, extra ...string) *proc {
+	old := c.agents[i]
+	port := old.addr[strings.LastIndex(old.addr, ":")+1:]
+	p := c.startAgent(old.name, port, extra...)
+	c.agents[i] = p
+	return p
+}
+
+func (c *cluster) startAgent(name, port string, extra ...string) *proc {
+	args := append([]string{"--master=" + c.master.addr, "--ip=127.0.0.1", "--port=" + port,
 		"--work_dir=" + filepath.Join(c.dir, name), "--resources=" + c.opts.agentRes,
 		"--registration_backoff_factor=100ms", "--executor_shutdown_grace_period=1secs",
 		"--status_update_retry_interval=1secs", "--attributes=rack:" + name}, c.opts.agentFlags...)
-	p := start(c.t, name, bin.agentd, args...)
-	c.agents = append(c.agents, p)
+	p := start(c.t, name, bin.agentd, append(args, extra...)...)
+	if port == "0" {
+		c.agents = append(c.agents, p)
+	}
 	return p
 }
 

@@ -35,6 +35,9 @@ type framework struct {
 	// something else; nextOffers returns them first, so no offer is lost
 	// to the test's own bookkeeping.
 	skipped []*mesos.Event
+	// seen records every task update next passed over, so that
+	// waitState finds a state that arrived while waiting for another.
+	seen map[string]map[mesos.TaskState]mesos.TaskStatus
 }
 
 func newFrameworkInfo(name string) mesos.FrameworkInfo {
@@ -135,6 +138,16 @@ func (f *framework) next(d time.Duration, match func(*mesos.Event) bool) *mesos.
 			if ev.Type == mesos.EventOffers {
 				f.skipped = append(f.skipped, ev)
 			}
+			if ev.Type == mesos.EventUpdate {
+				s := ev.Update.Status
+				if f.seen == nil {
+					f.seen = map[string]map[mesos.TaskState]mesos.TaskStatus{}
+				}
+				if f.seen[s.TaskID.Value] == nil {
+					f.seen[s.TaskID.Value] = map[mesos.TaskState]mesos.TaskStatus{}
+				}
+				f.seen[s.TaskID.Value][s.State] = s
+			}
 		case <-f.closed:
 			// Drain what arrived before the close.
 			select {
@@ -228,6 +241,9 @@ func (f *framework) nextOffers(d time.Duration) []mesos.Offer {
 // update it sees on the way. It returns the status.
 func (f *framework) waitState(task string, state mesos.TaskState, d time.Duration) mesos.TaskStatus {
 	f.t.Helper()
+	if s, ok := f.seen[task][state]; ok {
+		return s // it arrived (and was acknowledged) while waiting for something else
+	}
 	ev := f.next(d, func(e *mesos.Event) bool {
 		if e.Type != mesos.EventUpdate {
 			return false

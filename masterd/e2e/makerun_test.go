@@ -92,4 +92,9 @@ func TestMakeRun(t *testing.T) {
 	if err := syscall.Kill(-cmd.Process.Pid, 0); err == nil {
 		t.Fatal("processes of make run are still alive after Ctrl-C")
 	}
+	// The daemons run in their own process groups: find them by their
+	// work directory on the command line.
+	eventually(t, 20*time.Second, "the daemons of make run gone", func() bool {
+		return len(processesWith(work)) == 0
+	})
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -49,6 +51,20 @@ func getJSONList(t *testing.T, url string) []any {
 	var out []any
 	if err := json.Unmarshal(b, &out); err != nil {
 		t.Fatalf("GET %s: %v: %s", url, err, b)
+	}
+	return out
+}
+
+// processesWith lists the pids of live processes whose command line
+// contains s.
+func processesWith(s string) []string {
+	var out []string
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err == nil && strings.Contains(string(b), s) && !isZombie(e.Name()) {
+			out = append(out, e.Name())
+		}
 	}
 	return out
 }
