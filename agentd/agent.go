@@ -4,9 +4,11 @@ import (
 	"crypto/rand"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -515,17 +517,10 @@ func (a *agent) shutdownFramework(fid string) {
 
 // portOf returns the port of host:port, or 0.
 func portOf(hostport string) int {
-	for i := len(hostport) - 1; i >= 0; i-- {
-		if hostport[i] == ':' {
-			n := 0
-			for _, c := range hostport[i+1:] {
-				if c < '0' || c > '9' {
-					return 0
-				}
-				n = n*10 + int(c-'0')
-			}
-			return n
-		}
+	_, port, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return 0
 	}
-	return 0
+	n, _ := strconv.Atoi(port)
+	return n
 }

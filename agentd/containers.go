@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"syscall"
 	"time"
 
@@ -337,5 +336,3 @@ func (a *agent) stopExecutors(all bool) {
 		a.destroyExecutor(ex)
 	}
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }

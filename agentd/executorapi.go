@@ -7,18 +7,19 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"meseta/core/agentapi"
+	"meseta/core/daemon"
 	"meseta/core/mesos"
 	"meseta/core/recordio"
 )
 
 // executorAPI serves POST /api/v1/executor, the v1 executor HTTP API.
 func (s *server) executorAPI(ctx *fasthttp.RequestCtx) {
-	if !checkJSON(ctx) {
+	if !daemon.RequireJSONPost(ctx) {
 		return
 	}
 	call, err := mesos.DecodeExecutorCall(ctx.PostBody())
 	if err != nil {
-		writeError(ctx, 400, "Failed to validate executor::Call: "+err.Error())
+		daemon.WriteError(ctx, 400, "Failed to validate executor::Call: "+err.Error())
 		return
 	}
 	a := s.agent
@@ -31,7 +32,7 @@ func (s *server) executorAPI(ctx *fasthttp.RequestCtx) {
 		ex := a.executors[key]
 		if ex == nil || ex.state == execTerminated {
 			a.mu.Unlock()
-			writeError(ctx, 400, "Executor "+key.executor+" of framework "+key.framework+" is not known to this agent")
+			daemon.WriteError(ctx, 400, "Executor "+key.executor+" of framework "+key.framework+" is not known to this agent")
 			return
 		}
 		if ex.stream != nil {
@@ -83,11 +84,11 @@ func (s *server) executorAPI(ctx *fasthttp.RequestCtx) {
 	case mesos.ExecCallUpdate:
 		status := call.Update.Status
 		if len(status.UUID) == 0 {
-			writeError(ctx, 400, `invalid field "update.status.uuid": required`)
+			daemon.WriteError(ctx, 400, `invalid field "update.status.uuid": required`)
 			return
 		}
 		if status.State == mesos.TaskStaging {
-			writeError(ctx, 400, `invalid field "update.status.state": executors may not send TASK_STAGING`)
+			daemon.WriteError(ctx, 400, `invalid field "update.status.state": executors may not send TASK_STAGING`)
 			return
 		}
 		a.mu.Lock()
@@ -95,7 +96,7 @@ func (s *server) executorAPI(ctx *fasthttp.RequestCtx) {
 		t := a.tasks[taskKey{key.framework, status.TaskID.Value}]
 		if ex == nil || t == nil || t.exec != ex {
 			a.mu.Unlock()
-			writeError(ctx, 400, "Task "+status.TaskID.Value+" is not known to executor "+key.executor)
+			daemon.WriteError(ctx, 400, "Task "+status.TaskID.Value+" is not known to executor "+key.executor)
 			return
 		}
 		status.Source = mesos.SourceExecutor

@@ -5,7 +5,6 @@ import (
 	"syscall"
 	"time"
 
-	"meseta/core/agentapi"
 	"meseta/core/checkpoint"
 	"meseta/core/mesos"
 )
@@ -143,7 +142,7 @@ func (a *agent) reconnect(exs []*executorRun, timeout time.Duration) {
 		terminated, pid := ex.state == execTerminated, ex.pid
 		a.mu.Unlock()
 		if terminated {
-			a.finishRecoveredLocked(ex)
+			a.finishRecovered(ex)
 			continue
 		}
 		if !processAlive(pid) {
@@ -154,9 +153,9 @@ func (a *agent) reconnect(exs []*executorRun, timeout time.Duration) {
 	}
 }
 
-// finishRecoveredLocked handles an executor that had already exited
+// finishRecovered handles an executor that had already exited
 // before the restart: its tasks wait only for their updates' acks.
-func (a *agent) finishRecoveredLocked(ex *executorRun) {
+func (a *agent) finishRecovered(ex *executorRun) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if len(ex.tasks) == 0 {
@@ -214,5 +213,3 @@ func (a *agent) pendingUpdates() int {
 	defer a.mu.Unlock()
 	return a.updates.Len()
 }
-
-var _ = agentapi.CallStatusUpdate

@@ -9,13 +9,13 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"mime"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -27,6 +27,7 @@ import (
 	"meseta/agentd/sandbox"
 	"meseta/core/agentapi"
 	"meseta/core/checkpoint"
+	"meseta/core/daemon"
 	"meseta/core/flagenv"
 	"meseta/core/mesos"
 	"meseta/core/recordio"
@@ -48,12 +49,11 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "agentd: %v\nRun agentd --help for the flags.\n", err)
 		return 2
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(cfg.logLevel)); err != nil {
-		fmt.Fprintf(stderr, "agentd: invalid value %q for flag --log_level\n", cfg.logLevel)
+	log, err := daemon.NewLogger(stderr, cfg.logLevel)
+	if err != nil {
+		fmt.Fprintf(stderr, "agentd: %v\n", err)
 		return 2
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := serve(ctx, cfg, log, stdout); err != nil {
@@ -127,7 +127,7 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 
 	srv := &fasthttp.Server{Handler: s.handle, Name: "meseta-agent", ReadTimeout: 75 * time.Second,
 		IdleTimeout: 90 * time.Second, MaxRequestBodySize: 64 << 20, CloseOnShutdown: true,
-		Logger: fasthttpLogger{log}}
+		Logger: daemon.FasthttpLogger{Log: log}}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 
@@ -197,13 +197,13 @@ func (s *server) handle(ctx *fasthttp.RequestCtx) {
 	case "/files/download", "/files/download.json":
 		s.files.Download(ctx)
 	case "/state", "/state.json", "/slave(1)/state":
-		writeJSON(ctx, 200, s.agent.state())
+		daemon.WriteJSON(ctx, 200, s.agent.state())
 	case "/health":
 		ctx.SetStatusCode(200)
 	case "/metrics/snapshot":
-		writeJSON(ctx, 200, s.agent.metrics())
+		daemon.WriteJSON(ctx, 200, s.agent.metrics())
 	default:
-		writeError(ctx, 404, "no endpoint "+string(ctx.Path()))
+		daemon.WriteError(ctx, 404, "no endpoint "+string(ctx.Path()))
 	}
 }
 
@@ -426,43 +426,6 @@ func (o *outbox) post(calls []agentapi.Call) error {
 	return nil
 }
 
-func checkJSON(ctx *fasthttp.RequestCtx) bool {
-	if !ctx.IsPost() {
-		writeError(ctx, 405, "expecting POST")
-		return false
-	}
-	ct, _, _ := mime.ParseMediaType(string(ctx.Request.Header.ContentType()))
-	if ct != "application/json" {
-		writeError(ctx, 415, fmt.Sprintf("unsupported Content-Type %q: send application/json", ct))
-		return false
-	}
-	return true
-}
-
-func writeJSON(ctx *fasthttp.RequestCtx, code int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		writeError(ctx, 500, err.Error())
-		return
-	}
-	ctx.SetStatusCode(code)
-	ctx.SetContentType("application/json")
-	ctx.SetBody(b)
-}
-
-func writeError(ctx *fasthttp.RequestCtx, code int, msg string) {
-	b, _ := json.Marshal(map[string]string{"error": msg})
-	ctx.SetStatusCode(code)
-	ctx.SetContentType("application/json")
-	ctx.SetBody(b)
-}
-
-type fasthttpLogger struct{ log *slog.Logger }
-
-func (l fasthttpLogger) Printf(format string, args ...any) {
-	l.log.Debug("fasthttp", "msg", fmt.Sprintf(format, args...))
-}
-
 // state is the agent's /state: its id and what it runs, with sandbox
 // directories.
 func (a *agent) state() map[string]any {
@@ -508,20 +471,7 @@ func (a *agent) metrics() map[string]float64 {
 		out["slave/registered"] = 1
 	}
 	for _, t := range a.tasks {
-		out["slave/tasks_"+lowerState(t.state)]++
+		out["slave/tasks_"+strings.ToLower(strings.TrimPrefix(string(t.state), "TASK_"))]++
 	}
 	return out
-}
-
-func lowerState(s mesos.TaskState) string {
-	b := []byte(string(s))
-	if len(b) > 5 {
-		b = b[5:]
-	}
-	for i, c := range b {
-		if c >= 'A' && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"strings"
 	"time"
 
 	"meseta/core"
@@ -76,7 +77,7 @@ func parseFlags(args []string, getenv func(string) string) (*config, error) {
 
 func (c *config) minAllocatableQuantities() ([]core.Quantities, error) {
 	var out []core.Quantities
-	for _, alt := range splitBar(c.minAllocatable) {
+	for _, alt := range strings.FieldsFunc(c.minAllocatable, func(r rune) bool { return r == '|' }) {
 		q, err := core.ParseQuantities(alt)
 		if err != nil {
 			return nil, err
@@ -84,18 +85,4 @@ func (c *config) minAllocatableQuantities() ([]core.Quantities, error) {
 		out = append(out, q)
 	}
 	return out, nil
-}
-
-func splitBar(s string) []string {
-	var out []string
-	start := 0
-	for i := 0; i <= len(s); i++ {
-		if i == len(s) || s[i] == '|' {
-			if i > start {
-				out = append(out, s[start:i])
-			}
-			start = i + 1
-		}
-	}
-	return out
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"mime"
@@ -14,6 +13,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"meseta/core/agentapi"
+	"meseta/core/daemon"
 	"meseta/core/master"
 	"meseta/core/mesos"
 	"meseta/core/recordio"
@@ -29,19 +29,19 @@ func (s *server) handle(ctx *fasthttp.RequestCtx) {
 	case agentapi.PathCall:
 		s.agentCall(ctx)
 	case "/master/state", "/master/state.json", "/state", "/state.json":
-		s.writeJSON(ctx, 200, s.master.State(s.flags))
+		daemon.WriteJSON(ctx, 200, s.master.State(s.flags))
 	case "/master/state-summary":
-		s.writeJSON(ctx, 200, s.master.Summary())
+		daemon.WriteJSON(ctx, 200, s.master.Summary())
 	case "/master/frameworks":
-		s.writeJSON(ctx, 200, s.master.Frameworks())
+		daemon.WriteJSON(ctx, 200, s.master.Frameworks())
 	case "/master/slaves":
-		s.writeJSON(ctx, 200, s.master.Slaves())
+		daemon.WriteJSON(ctx, 200, s.master.Slaves())
 	case "/master/tasks":
 		s.tasks(ctx)
 	case "/master/roles":
-		s.writeJSON(ctx, 200, s.master.Roles())
+		daemon.WriteJSON(ctx, 200, s.master.Roles())
 	case "/master/flags":
-		s.writeJSON(ctx, 200, map[string]any{"flags": s.flags})
+		daemon.WriteJSON(ctx, 200, map[string]any{"flags": s.flags})
 	case "/master/health", "/health":
 		ctx.SetStatusCode(200)
 	case "/master/redirect":
@@ -49,13 +49,13 @@ func (s *server) handle(ctx *fasthttp.RequestCtx) {
 	case "/master/teardown":
 		s.teardown(ctx)
 	case "/metrics/snapshot":
-		s.writeJSON(ctx, 200, s.metrics())
+		daemon.WriteJSON(ctx, 200, s.metrics())
 	case "/version":
-		s.writeJSON(ctx, 200, map[string]string{"version": Version, "meseta_version": MesetaVersion})
+		daemon.WriteJSON(ctx, 200, map[string]string{"version": Version, "meseta_version": MesetaVersion})
 	case "/":
 		s.index(ctx)
 	default:
-		s.writeError(ctx, 404, fmt.Sprintf("no endpoint %s", path))
+		daemon.WriteError(ctx, 404, fmt.Sprintf("no endpoint %s", path))
 	}
 }
 
@@ -66,56 +66,15 @@ func (s *server) leading() (bool, string) {
 	return true, net.JoinHostPort(info.Address.IP, strconv.Itoa(int(info.Port)))
 }
 
-func (s *server) writeJSON(ctx *fasthttp.RequestCtx, code int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		s.writeError(ctx, 500, err.Error())
-		return
-	}
-	ctx.SetStatusCode(code)
-	ctx.SetContentType("application/json")
-	ctx.SetBody(b)
-}
-
-// writeError answers with a JSON body {"error": msg}.
-func (s *server) writeError(ctx *fasthttp.RequestCtx, code int, msg string) {
-	b, _ := json.Marshal(map[string]string{"error": msg})
-	ctx.SetStatusCode(code)
-	ctx.SetContentType("application/json")
-	ctx.SetBody(b)
-}
-
 func (s *server) masterError(ctx *fasthttp.RequestCtx, err error) {
 	switch {
 	case errors.Is(err, master.ErrForbidden):
-		s.writeError(ctx, 403, err.Error())
+		daemon.WriteError(ctx, 403, err.Error())
 	case errors.Is(err, master.ErrBadRequest), errors.Is(err, master.ErrNotSupported):
-		s.writeError(ctx, 400, err.Error())
+		daemon.WriteError(ctx, 400, err.Error())
 	default:
-		s.writeError(ctx, 500, err.Error())
+		daemon.WriteError(ctx, 500, err.Error())
 	}
-}
-
-// checkJSON enforces POST with Content-Type application/json, answering
-// 405 or 415 otherwise.
-func (s *server) checkJSON(ctx *fasthttp.RequestCtx) bool {
-	if !ctx.IsPost() {
-		ctx.Response.Header.Set("Allow", "POST")
-		s.writeError(ctx, 405, "expecting POST")
-		return false
-	}
-	ct, _, _ := mime.ParseMediaType(string(ctx.Request.Header.ContentType()))
-	switch ct {
-	case "application/json":
-		return true
-	case "application/x-protobuf":
-		s.writeError(ctx, 415, "Content-Type application/x-protobuf is not supported: meseta speaks the v1 API in JSON; send application/json")
-	case "":
-		s.writeError(ctx, 415, "expecting Content-Type application/json")
-	default:
-		s.writeError(ctx, 415, fmt.Sprintf("unsupported Content-Type %q: send application/json", ct))
-	}
-	return false
 }
 
 // acceptsJSON is false when the Accept header rules JSON out.
@@ -137,19 +96,19 @@ func acceptsJSON(ctx *fasthttp.RequestCtx) bool {
 func (s *server) scheduler(ctx *fasthttp.RequestCtx) {
 	if ok, leader := s.leading(); !ok {
 		ctx.Response.Header.Set("Location", "//"+leader+"/api/v1/scheduler")
-		s.writeError(ctx, 307, "not the leading master; the leader is at "+leader)
+		daemon.WriteError(ctx, 307, "not the leading master; the leader is at "+leader)
 		return
 	}
-	if !s.checkJSON(ctx) {
+	if !daemon.RequireJSONPost(ctx) {
 		return
 	}
 	if !acceptsJSON(ctx) {
-		s.writeError(ctx, 406, "meseta answers in application/json only")
+		daemon.WriteError(ctx, 406, "meseta answers in application/json only")
 		return
 	}
 	call, err := mesos.DecodeCall(ctx.PostBody())
 	if err != nil {
-		s.writeError(ctx, 400, "Failed to validate scheduler::Call: "+err.Error())
+		daemon.WriteError(ctx, 400, "Failed to validate scheduler::Call: "+err.Error())
 		return
 	}
 	now := time.Now()
@@ -162,7 +121,7 @@ func (s *server) scheduler(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	if len(ctx.Request.Header.Peek("Mesos-Stream-Id")) > 0 {
-		s.writeError(ctx, 400, "SUBSCRIBE calls must not carry a Mesos-Stream-Id header")
+		daemon.WriteError(ctx, 400, "SUBSCRIBE calls must not carry a Mesos-Stream-Id header")
 		return
 	}
 	st := recordio.NewStream(&mesos.Event{Type: mesos.EventHeartbeat})
@@ -186,20 +145,20 @@ func (s *server) scheduler(ctx *fasthttp.RequestCtx) {
 }
 
 func (s *server) agentSubscribe(ctx *fasthttp.RequestCtx) {
-	if !s.checkJSON(ctx) {
+	if !daemon.RequireJSONPost(ctx) {
 		return
 	}
 	var call agentapi.Call
 	if err := mesos.Decode(ctx.PostBody(), &call); err != nil {
-		s.writeError(ctx, 400, err.Error())
+		daemon.WriteError(ctx, 400, err.Error())
 		return
 	}
 	if call.Type != agentapi.CallRegister && call.Type != agentapi.CallReregister {
-		s.writeError(ctx, 400, fmt.Sprintf("invalid field \"type\": want REGISTER or REREGISTER, got %q", call.Type))
+		daemon.WriteError(ctx, 400, fmt.Sprintf("invalid field \"type\": want REGISTER or REREGISTER, got %q", call.Type))
 		return
 	}
 	if err := call.Validate(); err != nil {
-		s.writeError(ctx, 400, err.Error())
+		daemon.WriteError(ctx, 400, err.Error())
 		return
 	}
 	st := recordio.NewStream(nil)
@@ -224,17 +183,17 @@ func (s *server) agentSubscribe(ctx *fasthttp.RequestCtx) {
 }
 
 func (s *server) agentCall(ctx *fasthttp.RequestCtx) {
-	if !s.checkJSON(ctx) {
+	if !daemon.RequireJSONPost(ctx) {
 		return
 	}
 	var batch agentapi.Batch
 	if err := mesos.Decode(ctx.PostBody(), &batch); err != nil {
-		s.writeError(ctx, 400, err.Error())
+		daemon.WriteError(ctx, 400, err.Error())
 		return
 	}
 	for i := range batch.Calls {
 		if err := batch.Calls[i].Validate(); err != nil {
-			s.writeError(ctx, 400, fmt.Sprintf("calls[%d]: %v", i, err))
+			daemon.WriteError(ctx, 400, fmt.Sprintf("calls[%d]: %v", i, err))
 			return
 		}
 	}
@@ -251,7 +210,7 @@ func (s *server) tasks(ctx *fasthttp.RequestCtx) {
 		}
 		n, err := strconv.Atoi(string(v))
 		if err != nil || n < 0 {
-			s.writeError(ctx, 400, fmt.Sprintf("invalid query parameter %q: want a non-negative integer", name))
+			daemon.WriteError(ctx, 400, fmt.Sprintf("invalid query parameter %q: want a non-negative integer", name))
 			return 0, false
 		}
 		return n, true
@@ -264,13 +223,13 @@ func (s *server) tasks(ctx *fasthttp.RequestCtx) {
 	if !ok {
 		return
 	}
-	s.writeJSON(ctx, 200, s.master.Tasks(string(args.Peek("framework_id")), string(args.Peek("task_id")), offset, limit))
+	daemon.WriteJSON(ctx, 200, s.master.Tasks(string(args.Peek("framework_id")), string(args.Peek("task_id")), offset, limit))
 }
 
 func (s *server) redirect(ctx *fasthttp.RequestCtx) {
 	_, leader := s.leading()
 	if leader == "" {
-		s.writeError(ctx, 503, "no leading master")
+		daemon.WriteError(ctx, 503, "no leading master")
 		return
 	}
 	ctx.Response.Header.Set("Location", "//"+leader)
@@ -279,7 +238,7 @@ func (s *server) redirect(ctx *fasthttp.RequestCtx) {
 
 func (s *server) teardown(ctx *fasthttp.RequestCtx) {
 	if !ctx.IsPost() {
-		s.writeError(ctx, 405, "expecting POST")
+		daemon.WriteError(ctx, 405, "expecting POST")
 		return
 	}
 	id := string(ctx.PostArgs().Peek("frameworkId"))
@@ -287,7 +246,7 @@ func (s *server) teardown(ctx *fasthttp.RequestCtx) {
 		id = string(ctx.QueryArgs().Peek("frameworkId"))
 	}
 	if id == "" {
-		s.writeError(ctx, 400, "missing frameworkId")
+		daemon.WriteError(ctx, 400, "missing frameworkId")
 		return
 	}
 	if err := s.master.Teardown(id, time.Now()); err != nil {
@@ -300,10 +259,10 @@ func (s *server) teardown(ctx *fasthttp.RequestCtx) {
 func (s *server) metrics() map[string]float64 {
 	now := time.Now()
 	out := s.master.Metrics(now)
-	count, last, latency, pct := s.sweepStats()
+	count, last, pct := s.sweeps.snapshot()
 	out["allocator/mesos/allocation_runs"] = float64(count)
 	out["allocator/mesos/allocation_run_ms"] = last
-	out["allocator/mesos/allocation_run_latency_ms"] = latency
+	out["allocator/mesos/allocation_run_latency_ms"] = ms(time.Duration(s.sweepLatency.Load()))
 	for k, v := range pct {
 		out["allocator/mesos/allocation_run_ms/"+k] = v
 	}
@@ -312,7 +271,7 @@ func (s *server) metrics() map[string]float64 {
 	out["allocator/mesos/resources/offers_outstanding"] = float64(st.OutstandingOffers)
 	out["allocator/mesos/offer_filters/active"] = float64(st.FiltersActive)
 	out["master/event_queue_messages"] = float64(s.queuedEvents())
-	regPct := s.regWrites.percentiles()
+	_, _, regPct := s.regWrites.times.snapshot()
 	for k, v := range regPct {
 		out["registrar/state_store_ms/"+k] = v
 	}

@@ -11,15 +11,16 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
 	"meseta/alloc"
+	"meseta/core/daemon"
 	"meseta/core/flagenv"
 	"meseta/core/master"
 	"meseta/core/mesos"
@@ -44,12 +45,11 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "masterd: %v\nRun masterd --help for the flags.\n", err)
 		return 2
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(cfg.logLevel)); err != nil {
-		fmt.Fprintf(stderr, "masterd: invalid value %q for flag --log_level\n", cfg.logLevel)
+	log, err := daemon.NewLogger(stderr, cfg.logLevel)
+	if err != nil {
+		fmt.Fprintf(stderr, "masterd: %v\n", err)
 		return 2
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := serve(ctx, cfg, log, stdout); err != nil {
@@ -75,11 +75,10 @@ type server struct {
 	streamsMu sync.Mutex
 	streams   map[*recordio.Stream]struct{}
 
-	// sweepMu guards sweeps: recent allocation run times, for metrics.
-	sweepMu      sync.Mutex
-	sweeps       []time.Duration
-	sweepCount   uint64
-	sweepLatency time.Duration // how late the last sweep started
+	// sweeps are the allocation runs' times; sweepLatency how late the
+	// last one started (nanoseconds).
+	sweeps       timings
+	sweepLatency atomic.Int64
 	regWrites    *timedStore
 }
 
@@ -132,7 +131,7 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 		IdleTimeout:        90 * time.Second,
 		MaxRequestBodySize: 64 << 20,
 		CloseOnShutdown:    true,
-		Logger:             fasthttpLogger{log},
+		Logger:             daemon.FasthttpLogger{Log: log},
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -184,54 +183,13 @@ func (s *server) timers() {
 		case due := <-sweep.C:
 			start := time.Now()
 			s.master.Sweep(start)
-			s.recordSweep(start.Sub(due), time.Since(start))
+			s.sweeps.record(time.Since(start))
+			s.sweepLatency.Store(int64(start.Sub(due)))
 		case now := <-house.C:
 			s.master.Housekeep(now)
 		}
 	}
 }
-
-const keptSweeps = 1000
-
-func (s *server) recordSweep(latency, d time.Duration) {
-	s.sweepMu.Lock()
-	defer s.sweepMu.Unlock()
-	s.sweepCount++
-	s.sweepLatency = latency
-	if len(s.sweeps) == keptSweeps {
-		copy(s.sweeps, s.sweeps[1:])
-		s.sweeps = s.sweeps[:keptSweeps-1]
-	}
-	s.sweeps = append(s.sweeps, d)
-}
-
-func (s *server) sweepStats() (count uint64, last, latency float64, pct map[string]float64) {
-	s.sweepMu.Lock()
-	ds := slices.Clone(s.sweeps)
-	count = s.sweepCount
-	latency = ms(s.sweepLatency)
-	s.sweepMu.Unlock()
-	pct = map[string]float64{}
-	if len(ds) == 0 {
-		for _, k := range []string{"p50", "p90", "p95", "p99", "p999", "min", "max", "count"} {
-			pct[k] = 0
-		}
-		return count, 0, latency, pct
-	}
-	last = ms(ds[len(ds)-1])
-	slices.Sort(ds)
-	for _, p := range []struct {
-		name string
-		q    float64
-	}{{"p50", 0.5}, {"p90", 0.9}, {"p95", 0.95}, {"p99", 0.99}, {"p999", 0.999}} {
-		pct[p.name] = ms(ds[int(p.q*float64(len(ds)-1))])
-	}
-	pct["min"], pct["max"] = ms(ds[0]), ms(ds[len(ds)-1])
-	pct["count"] = float64(len(ds))
-	return count, last, latency, pct
-}
-
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 func (s *server) addStream(st *recordio.Stream) {
 	s.streamsMu.Lock()
@@ -266,42 +224,12 @@ func (s *server) queuedEvents() int {
 // timedStore measures registry write latency for metrics.
 type timedStore struct {
 	registry.Store
-	mu    sync.Mutex
-	times []time.Duration
+	times timings
 }
 
 func (t *timedStore) Apply(ops ...registry.Op) error {
 	start := time.Now()
 	err := t.Store.Apply(ops...)
-	d := time.Since(start)
-	t.mu.Lock()
-	if len(t.times) == keptSweeps {
-		copy(t.times, t.times[1:])
-		t.times = t.times[:keptSweeps-1]
-	}
-	t.times = append(t.times, d)
-	t.mu.Unlock()
+	t.times.record(time.Since(start))
 	return err
-}
-
-func (t *timedStore) percentiles() map[string]float64 {
-	t.mu.Lock()
-	ds := slices.Clone(t.times)
-	t.mu.Unlock()
-	out := map[string]float64{"p50": 0, "p99": 0, "max": 0, "count": 0}
-	if len(ds) == 0 {
-		return out
-	}
-	slices.Sort(ds)
-	out["p50"] = ms(ds[len(ds)/2])
-	out["p99"] = ms(ds[int(0.99*float64(len(ds)-1))])
-	out["max"] = ms(ds[len(ds)-1])
-	out["count"] = float64(len(ds))
-	return out
-}
-
-type fasthttpLogger struct{ log *slog.Logger }
-
-func (l fasthttpLogger) Printf(format string, args ...any) {
-	l.log.Debug("fasthttp", "msg", fmt.Sprintf(format, args...))
 }

@@ -3,6 +3,7 @@ package master
 import (
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"meseta/alloc"
@@ -218,7 +219,7 @@ func (m *Master) validateTaskLocked(fw *framework, ag *agent, ti *mesos.TaskInfo
 	switch {
 	case id == "":
 		return nil, nil, fmt.Errorf("task_id is empty")
-	case len(id) > 1024 || containsAny(id, "/\x00"):
+	case len(id) > 1024 || strings.ContainsAny(id, "/\x00"):
 		return nil, nil, fmt.Errorf("task_id %q has a '/' or NUL or is too long", id)
 	case fw.tasks[id] != nil || seen[id]:
 		return nil, nil, fmt.Errorf("task %s is already in use", id)
@@ -260,17 +261,6 @@ func (m *Master) validateTaskLocked(fw *framework, ag *agent, ti *mesos.TaskInfo
 		}
 	}
 	return taskRes, execRes, nil
-}
-
-func containsAny(s, chars string) bool {
-	for _, c := range chars {
-		for _, x := range s {
-			if x == c {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // launchLocked validates and launches one task out of left; it returns

@@ -2,6 +2,7 @@ package master
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"slices"
 	"strconv"
@@ -338,28 +339,25 @@ func (m *Master) State(flags map[string]string) State {
 }
 
 func (m *Master) sortedAgentsLocked() []*agent {
-	out := make([]*agent, 0, len(m.agents))
-	for _, ag := range m.agents {
-		out = append(out, ag)
-	}
-	slices.SortFunc(out, func(a, b *agent) int { return strings.Compare(a.id, b.id) })
-	return out
+	return slices.SortedFunc(maps.Values(m.agents), func(a, b *agent) int { return strings.Compare(a.id, b.id) })
 }
 
 func (m *Master) sortedFrameworksLocked() []*framework {
-	out := make([]*framework, 0, len(m.frameworks))
-	for _, fw := range m.frameworks {
-		out = append(out, fw)
-	}
-	slices.SortFunc(out, func(a, b *framework) int { return strings.Compare(a.id, b.id) })
-	return out
+	return slices.SortedFunc(maps.Values(m.frameworks), func(a, b *framework) int { return strings.Compare(a.id, b.id) })
 }
 
 // Frameworks is /master/frameworks.
 func (m *Master) Frameworks() map[string]any {
-	s := m.State(nil)
-	return map[string]any{"frameworks": s.Frameworks, "completed_frameworks": s.CompletedFrameworks,
-		"unregistered_frameworks": s.UnregisteredFrameworks}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	active, completed := []FrameworkJSON{}, []FrameworkJSON{}
+	for _, fw := range m.sortedFrameworksLocked() {
+		active = append(active, m.frameworkJSONLocked(fw, true))
+	}
+	for i := len(m.completed) - 1; i >= 0; i-- {
+		completed = append(completed, m.frameworkJSONLocked(m.completed[i], true))
+	}
+	return map[string]any{"frameworks": active, "completed_frameworks": completed, "unregistered_frameworks": []string{}}
 }
 
 // Slaves is /master/slaves.

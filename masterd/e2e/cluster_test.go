@@ -281,8 +281,6 @@ func (c *cluster) frameworkState(id string) map[string]any {
 	return nil
 }
 
-func contains(s, sub string) bool { return strings.Contains(s, sub) }
-
 // checkNoLeaks fails the test if any process whose environment places it
 // in this cluster's sandboxes is still alive (bounded wait: the agents
 // kill their executors as they stop).

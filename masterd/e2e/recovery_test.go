@@ -109,7 +109,6 @@ func TestAgentRestartKeepsTasks(t *testing.T) {
 	if s := rec.Update.Status; s.TaskID.Value != "steady" || s.State != mesos.TaskRunning {
 		t.Fatalf("reconciliation after the restart: %s %s", s.TaskID.Value, s.State)
 	}
-	_ = syscall.SIGKILL
 }
 
 // launchCheckpointed starts a checkpointing framework with one sleep task
