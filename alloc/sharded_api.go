@@ -197,6 +197,17 @@ func (s *Sharded) UpdateAgentTotal(id AgentID, total core.Resources) error {
 			return fmt.Errorf("%w: agent %s: allocations %s do not fit in new total %s", ErrBadArgument, id, allocated, newTotal)
 		}
 		s.rescindUntilFitsShardLocked(sh, a, newTotal, func(*offer) bool { return true }, RescindAgentUpdated, out)
+		if !a.hasGPUs && newTotal.Has(core.GPUs) && !s.opts.OfferGPUsToAll {
+			// The agent has GPUs now: offers to frameworks without
+			// GPU_RESOURCES are void. They go before the accounting
+			// below, which moves the agent's free resources out of and
+			// back into the available headroom as a whole.
+			for i := len(a.offers) - 1; i >= 0; i-- {
+				if o := a.offers[i]; !o.fr.fw.info.Capabilities.Has(GPUResources) {
+					s.rescindShardLocked(sh, o, RescindAgentUpdated, out)
+				}
+			}
+		}
 		s.lock()
 		if a.active {
 			s.addAvailableLocked(a.free, -1)
@@ -206,21 +217,9 @@ func (s *Sharded) UpdateAgentTotal(id AgentID, total core.Resources) error {
 		a.info.Total = total
 		a.total = newTotal
 		a.free = newTotal.Sub(a.used())
-		gained := !a.hasGPUs && newTotal.Has(core.GPUs)
 		a.hasGPUs = newTotal.Has(core.GPUs)
 		a.reserved = slices.ContainsFunc(newTotal, func(r core.Resource) bool { return r.IsReserved() })
 		s.addReservedLocked(total, +1)
-		if gained && !s.opts.OfferGPUsToAll {
-			// The agent has GPUs now: offers to frameworks without
-			// GPU_RESOURCES are void.
-			for i := len(a.offers) - 1; i >= 0; i-- {
-				if o := a.offers[i]; !o.fr.fw.info.Capabilities.Has(GPUResources) {
-					s.mu.Unlock()
-					s.rescindShardLocked(sh, o, RescindAgentUpdated, out)
-					s.lock()
-				}
-			}
-		}
 		s.addTotalsLocked(total, +1)
 		if a.active {
 			s.addAvailableLocked(a.free, +1)

@@ -88,6 +88,9 @@ func (h *transcript) run(t *testing.T, d *datadriven.TestData) string {
 	if err := CheckInvariants(h.a.Snapshot(), h.opts.OfferGPUsToAll); err != nil {
 		t.Fatalf("%s: invariants broken after %q:\n%v", d.Pos, d.Cmd, err)
 	}
+	if err := h.a.(*Sharded).checkAccounting(); err != nil {
+		t.Fatalf("%s: accounting broken after %q:\n%v", d.Pos, d.Cmd, err)
+	}
 	if b.Len() == 0 {
 		return "ok\n"
 	}
