@@ -78,3 +78,25 @@ func (m *Memory) Close() error {
 	m.closed = true
 	return nil
 }
+
+// Check reports whether ops would apply, without applying them: the error
+// Apply would return, or nil.
+func (m *Memory) Check(ops ...Op) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return ErrClosed
+	}
+	j, err := applyBatch(&m.state, ops)
+	if err == nil {
+		j.undo(&m.state)
+	}
+	return err
+}
+
+// Applied returns State().Applied without copying the state.
+func (m *Memory) Applied() uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.state.Applied
+}

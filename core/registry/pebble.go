@@ -402,3 +402,26 @@ func (quietLogger) Errorf(format string, args ...any) {
 func (quietLogger) Fatalf(format string, args ...any) {
 	log.Fatalf("registry: pebble: "+format, args...)
 }
+
+// Check reports whether ops would apply, without applying them or touching
+// the disk: the error Apply would return for them (other than a write
+// failure), or nil.
+func (p *Pebble) Check(ops ...Op) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.writable(); err != nil {
+		return err
+	}
+	j, err := applyBatch(&p.state, ops)
+	if err == nil {
+		j.undo(&p.state)
+	}
+	return err
+}
+
+// Applied returns State().Applied without copying the state.
+func (p *Pebble) Applied() uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.state.Applied
+}
