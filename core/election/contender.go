@@ -203,6 +203,16 @@ func (c *Contender) lose(why string) {
 	c.log.Info("election: lost", "why", why, "was_leading", c.leadingClosed)
 }
 
+// Holds reports whether this contender may act as the leader right now:
+// Leading has fired, Lost has not, and a server was heard from within 3/4
+// of the session timeout. It turns false the moment a pause (GC, SIGSTOP)
+// outlasts that lease, before the goroutine that fires Lost has run, so a
+// leader checks it before each thing it does on its own (a timer, a
+// request).
+func (c *Contender) Holds() bool {
+	return c.isLeading() && time.Now().Before(c.sess.lossDeadline(leaseFraction))
+}
+
 func (c *Contender) isLeading() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -65,6 +65,9 @@ func TestElectionHandOver(t *testing.T) {
 	if closed(c2.Leading()) || closed(c3.Leading()) {
 		t.Fatal("more than one contender leads")
 	}
+	if !c1.Holds() || c2.Holds() || c3.Holds() {
+		t.Fatalf("Holds: %v %v %v, want only the leader's true", c1.Holds(), c2.Holds(), c3.Holds())
+	}
 	if got := children(t, servers, path); !slices.Equal(got, []string{base(c1.Node()), base(c2.Node()), base(c3.Node())}) {
 		t.Fatalf("children %v", got)
 	}
@@ -73,8 +76,8 @@ func TestElectionHandOver(t *testing.T) {
 	if err := c1.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if !closed(c1.Lost()) {
-		t.Fatal("Close did not fire Lost")
+	if !closed(c1.Lost()) || c1.Holds() {
+		t.Fatal("Close did not fire Lost, or the closed contender still holds")
 	}
 	waitClosed(t, c2.Leading(), 5*time.Second, "second contender leads after the first closed")
 	t.Logf("hand-over: the second contender leads %v after the first began to close", time.Since(start))
@@ -107,7 +110,7 @@ func TestLeaderPartitioned(t *testing.T) {
 	waitClosed(t, c2.Leading(), 10*time.Second, "second contender leads after the first was cut off")
 	led := time.Since(start)
 	// Safety: by the time anyone else leads, the old leader has let go.
-	if !closed(c1.Lost()) {
+	if !closed(c1.Lost()) || c1.Holds() {
 		t.Fatalf("the second contender leads (after %v) while the cut-off first has not lost", led)
 	}
 	t.Logf("successor leads %v after the partition", led)

@@ -81,42 +81,29 @@ func (ag *agent) url() *mesos.URL {
 	return &mesos.URL{Scheme: "http", Address: mesos.Address{Hostname: ag.info.Hostname, IP: host, Port: int32(p)}, Path: "/slave(1)"}
 }
 
-// recoverRegistry loads the registry: which agents are admitted (and
-// expected back), unreachable, or gone (refused for good).
-func (m *Master) recoverRegistry() error {
-	st := m.reg.State()
-	for id := range st.Admitted {
-		m.admitted[id] = true
-	}
-	for id, e := range st.Unreachable {
-		m.unreachable[id] = e.Time
-	}
-	for id, t := range st.Gone {
-		m.gone[id] = t
-	}
-	m.log.Info("registry recovered", "admitted", len(st.Admitted), "unreachable", len(st.Unreachable), "gone", len(st.Gone))
-	return nil
-}
-
-// applyLocked writes one operation to the registry and mirrors it in the
-// master's lookup maps.
-func (m *Master) applyLocked(op registry.Op) error {
-	if err := m.reg.Apply(op); err != nil {
+// applyLocked writes operations to the registry, all or none in one
+// Apply, and mirrors them in the master's lookup maps.
+func (m *Master) applyLocked(ops ...registry.Op) error {
+	if err := m.reg.Apply(ops...); err != nil {
 		return err
 	}
-	switch op.Kind {
-	case registry.AdmitAgent:
-		m.admitted[op.AgentID] = true
-	case registry.MarkReachable:
-		delete(m.unreachable, op.AgentID)
-		m.admitted[op.AgentID] = true
-	case registry.MarkUnreachable:
-		delete(m.admitted, op.AgentID)
-		m.unreachable[op.AgentID] = op.Time
-	case registry.RemoveAgent:
-		delete(m.admitted, op.AgentID)
-		delete(m.unreachable, op.AgentID)
-		m.gone[op.AgentID] = op.Time
+	for _, op := range ops {
+		switch op.Kind {
+		case registry.AdmitAgent:
+			m.admitted[op.AgentID] = true
+		case registry.MarkReachable:
+			delete(m.unreachable, op.AgentID)
+			m.admitted[op.AgentID] = true
+		case registry.MarkUnreachable:
+			delete(m.admitted, op.AgentID)
+			delete(m.recovering, op.AgentID)
+			m.unreachable[op.AgentID] = op.Time
+		case registry.RemoveAgent:
+			delete(m.admitted, op.AgentID)
+			delete(m.recovering, op.AgentID)
+			delete(m.unreachable, op.AgentID)
+			m.gone[op.AgentID] = op.Time
+		}
 	}
 	return nil
 }
@@ -235,6 +222,7 @@ func (m *Master) reregisterLocked(conn AgentConn, reg *agentapi.Register, total 
 		m.agents[id] = ag
 	}
 	ag.lastPing, ag.misses, ag.ponged = now, 0, false
+	m.reregisteredLocked(id)
 
 	// Frameworks the master does not know yet (it restarted) come back as
 	// "recovered" until they re-subscribe.

@@ -36,4 +36,18 @@
 // knows which agents to expect back. Everything else (frameworks, tasks,
 // offers) is soft state, rebuilt from re-registering agents and
 // re-subscribing frameworks.
+//
+// # After a failover
+//
+// New is called when a master becomes leader, so its now is the election
+// time. The agents the registry holds as admitted are expected back for
+// AgentReregisterTimeout: until each re-registers, the master cannot know
+// what runs on it, so explicit reconciliation of a task it does not know
+// on such an agent gets no answer. At the deadline Housekeep marks the
+// agents still missing unreachable, in one registry write, and frameworks
+// get the usual answers (TASK_LOST, or TASK_UNREACHABLE if partition
+// aware); an unreachable agent may still re-register with its id and
+// tasks. If more than RecoveryAgentRemovalLimit of the recovered agents
+// are missing, nothing is written and Housekeep returns ErrRecoveryLimit:
+// the master must fail over. recovery.go has the details.
 package master

@@ -45,7 +45,21 @@ type Config struct {
 	// history kept for /master/state.
 	MaxCompletedFrameworks        int
 	MaxCompletedTasksPerFramework int
-	Logger                        *slog.Logger
+	// AgentReregisterTimeout (--agent_reregister_timeout, default 10
+	// minutes) is how long a new master waits for the agents it recovers
+	// from the registry to re-register before it marks the missing ones
+	// unreachable. See recovery.go.
+	AgentReregisterTimeout time.Duration
+	// RecoveryAgentRemovalLimit (--recovery_agent_removal_limit) is the
+	// largest fraction, in [0, 1], of the agents recovered from the
+	// registry that may be marked unreachable when AgentReregisterTimeout
+	// ends; if more are missing, Housekeep marks none and returns
+	// ErrRecoveryLimit so that masterd fails over. It is a pointer because
+	// 0 (mark none) is a valid limit: nil means Mesos's default, 1.0
+	// (100%). New replaces nil with a pointer to 1.0, so Config() always
+	// shows the limit in force.
+	RecoveryAgentRemovalLimit *float64
+	Logger                    *slog.Logger
 }
 
 // Errors returned to callers. Each wraps one of these sentinels; masterd
@@ -60,6 +74,11 @@ var (
 	// ErrNotSupported: a valid request meseta does not implement yet
 	// (HTTP 400 with a message saying so).
 	ErrNotSupported = errors.New("master: not supported yet")
+	// ErrRecoveryLimit: after a failover, more of the agents recovered
+	// from the registry failed to re-register than
+	// RecoveryAgentRemovalLimit allows. The master changed nothing and
+	// must fail over (masterd exits) so that a human looks.
+	ErrRecoveryLimit = errors.New("master: recovery agent removal limit exceeded")
 )
 
 func badRequest(format string, args ...any) error {
@@ -96,6 +115,16 @@ type Master struct {
 	nextAgent   uint64
 	pingSeq     uint64
 	metrics     Metrics
+
+	// recovering holds the agents recovered from the registry by New that
+	// have not re-registered yet, with the info the registry has for them,
+	// and recovered is how many New recovered. When recoveryDeadline (New's
+	// now plus AgentReregisterTimeout) has passed, Housekeep marks those
+	// still here unreachable, or fails (see recovery.go).
+	// Invariant: every id in recovering is in admitted and not in agents.
+	recovering       map[string]mesos.AgentInfo
+	recovered        int
+	recoveryDeadline time.Time
 }
 
 // Metrics are counters exported at /metrics/snapshot.
@@ -106,6 +135,11 @@ type Metrics struct {
 	AgentsRemoved, FrameworksRemoved                            uint64
 	InvalidCalls                                                uint64
 	TaskStates                                                  map[mesos.TaskState]uint64 // terminal transitions, by state
+
+	// RecoveryAgentRemovals counts the agents recovered from the registry
+	// after a failover and marked unreachable because they did not
+	// re-register in time (master/recovery_slave_removals).
+	RecoveryAgentRemovals uint64
 }
 
 // clock gives the allocator the time of the master call it runs inside.
@@ -132,6 +166,17 @@ func New(cfg Config, reg registry.Store, newAlloc func(alloc.Options) (alloc.All
 	if cfg.MaxCompletedTasksPerFramework <= 0 {
 		cfg.MaxCompletedTasksPerFramework = 1000
 	}
+	if cfg.AgentReregisterTimeout <= 0 {
+		cfg.AgentReregisterTimeout = 10 * time.Minute
+	}
+	limit := 1.0
+	if cfg.RecoveryAgentRemovalLimit != nil {
+		limit = *cfg.RecoveryAgentRemovalLimit
+		if !(limit >= 0 && limit <= 1) { // also refuses NaN
+			return nil, fmt.Errorf("master: recovery agent removal limit %v is not a fraction in [0, 1]", limit)
+		}
+	}
+	cfg.RecoveryAgentRemovalLimit = &limit // a copy: the caller's variable is not aliased
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -151,6 +196,7 @@ func New(cfg Config, reg registry.Store, newAlloc func(alloc.Options) (alloc.All
 		admitted:    map[string]bool{},
 		unreachable: map[string]time.Time{},
 		gone:        map[string]time.Time{},
+		recovering:  map[string]mesos.AgentInfo{},
 	}
 	m.metrics.TaskStates = map[mesos.TaskState]uint64{}
 	opts.Clock = m.clock
@@ -160,7 +206,7 @@ func New(cfg Config, reg registry.Store, newAlloc func(alloc.Options) (alloc.All
 		return nil, err
 	}
 	m.alloc = a
-	if err := m.recoverRegistry(); err != nil {
+	if err := m.recoverRegistry(now); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -340,12 +386,19 @@ func (m *Master) Sweep(now time.Time) {
 }
 
 // Housekeep runs the master's timers at now: agent pings and removals,
-// and framework failover timeouts. masterd calls it several times per
-// agent_ping_timeout.
-func (m *Master) Housekeep(now time.Time) {
+// framework failover timeouts, and the end of the wait for the agents
+// recovered from the registry (see recovery.go). masterd calls it several
+// times per agent_ping_timeout.
+//
+// The only error is one wrapping ErrRecoveryLimit: too many recovered
+// agents are missing, the registry is untouched, and the master must fail
+// over (masterd exits). Housekeep keeps returning it, and keeps doing its
+// other work, until then.
+func (m *Master) Housekeep(now time.Time) error {
 	defer m.enter(now)()
 	m.pingAgentsLocked(now)
 	m.expireFrameworksLocked(now)
+	return m.endRecoveryLocked(now)
 }
 
 // Allocator gives masterd the allocator for its stats.

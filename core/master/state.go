@@ -170,6 +170,31 @@ type AgentJSON struct {
 	Endpoint            string                 `json:"endpoint"`
 }
 
+// RecoveredAgentJSON is an agent the master recovered from the registry
+// after a failover and still expects to re-register (Mesos's
+// "recovered_slaves"), as the registry describes it.
+type RecoveredAgentJSON struct {
+	ID         string         `json:"id"`
+	Hostname   string         `json:"hostname"`
+	Port       int32          `json:"port,omitempty"`
+	Attributes map[string]any `json:"attributes"`
+	Resources  ResourceMap    `json:"resources"`
+}
+
+// attributesJSON is the JSON model of agent attributes: scalars as
+// numbers, the others as text.
+func attributesJSON(as []mesos.Attribute) map[string]any {
+	out := map[string]any{}
+	for _, a := range as {
+		if a.Scalar != nil {
+			out[a.Name] = a.Scalar.Value
+		} else {
+			out[a.Name] = a.String()
+		}
+	}
+	return out
+}
+
 func (m *Master) frameworkJSONLocked(fw *framework, withTasks bool) FrameworkJSON {
 	j := FrameworkJSON{
 		ID: fw.id, Name: fw.info.Name, Hostname: fw.info.Hostname, User: fw.info.User, Principal: fw.info.Principal,
@@ -234,18 +259,12 @@ func (m *Master) agentJSONLocked(ag *agent) AgentJSON {
 	p, _ := strconv.Atoi(port)
 	j := AgentJSON{
 		ID: ag.id, Hostname: ag.info.Hostname, Port: p, PID: "slave(1)@" + net.JoinHostPort(host, port),
-		Attributes: map[string]any{}, RegisteredTime: seconds(ag.registered), ReregisteredTime: seconds(ag.rereg),
+		RegisteredTime: seconds(ag.registered), ReregisteredTime: seconds(ag.rereg),
 		Resources: ModelResources(ag.total), UnreservedResources: ModelResources(ag.total.Unreserved()),
 		ReservedResources: map[string]ResourceMap{}, Active: ag.connected(), Version: ag.version,
 		Capabilities: []string{}, Endpoint: ag.endpoint,
 	}
-	for _, a := range ag.info.Attributes {
-		if a.Scalar != nil {
-			j.Attributes[a.Name] = a.Scalar.Value
-		} else {
-			j.Attributes[a.Name] = a.String()
-		}
-	}
+	j.Attributes = attributesJSON(ag.info.Attributes)
 	for _, c := range ag.info.Capabilities {
 		j.Capabilities = append(j.Capabilities, c.Type)
 	}
@@ -296,6 +315,11 @@ type State struct {
 	CompletedFrameworks    []FrameworkJSON   `json:"completed_frameworks"`
 	OrphanTasks            []TaskJSON        `json:"orphan_tasks"`
 	UnregisteredFrameworks []string          `json:"unregistered_frameworks"`
+
+	// RecoveredSlaves are the agents recovered from the registry after a
+	// failover that have not re-registered yet (see recovery.go); empty
+	// once they all have, or have been marked unreachable.
+	RecoveredSlaves []RecoveredAgentJSON `json:"recovered_slaves"`
 }
 
 // PID returns the master's libprocess-style pid, master@ip:port.
@@ -319,7 +343,7 @@ func (m *Master) State(flags map[string]string) State {
 		ID: m.cfg.Info.ID, PID: m.PID(), Hostname: m.cfg.Info.Hostname, Leader: m.PID(), LeaderInfo: m.cfg.Info,
 		Cluster: m.cfg.Cluster, Flags: flags, Slaves: []AgentJSON{}, Frameworks: []FrameworkJSON{},
 		CompletedFrameworks: []FrameworkJSON{}, OrphanTasks: []TaskJSON{}, UnregisteredFrameworks: []string{},
-		UnreachableSlaves: len(m.unreachable),
+		UnreachableSlaves: len(m.unreachable), RecoveredSlaves: m.recoveredAgentsLocked(),
 	}
 	for _, ag := range m.sortedAgentsLocked() {
 		if ag.connected() {
@@ -368,7 +392,7 @@ func (m *Master) Slaves() map[string]any {
 	for _, ag := range m.sortedAgentsLocked() {
 		out = append(out, m.agentJSONLocked(ag))
 	}
-	return map[string]any{"slaves": out, "recovered_slaves": []any{}}
+	return map[string]any{"slaves": out, "recovered_slaves": m.recoveredAgentsLocked()}
 }
 
 // Tasks is /master/tasks: every known task, active and completed,
@@ -577,6 +601,7 @@ func (m *Master) Metrics(now time.Time) map[string]float64 {
 	out["master/slaves_disconnected"] = inactive
 	out["master/slaves_unreachable"] = float64(len(m.unreachable))
 	out["master/slave_removals"] = float64(m.metrics.AgentsRemoved)
+	out["master/recovery_slave_removals"] = float64(m.metrics.RecoveryAgentRemovals)
 	out["master/frameworks_active"] = fwActive
 	out["master/frameworks_inactive"] = fwInactive
 	out["master/frameworks_connected"] = fwConnected

@@ -104,7 +104,8 @@ func (m *Master) killLocked(fw *framework, k *mesos.Kill, now time.Time) {
 }
 
 // reconcileLocked answers RECONCILE with reasons as the reference
-// summary lists them. Answers carry no uuid.
+// summary lists them. Answers carry no uuid. An unknown task on an agent
+// still expected back after a failover gets no answer.
 func (m *Master) reconcileLocked(fw *framework, r *mesos.Reconcile, now time.Time) {
 	status := func(t *task) mesos.TaskStatus {
 		s := masterStatus(t.id, t.agent, t.state, mesos.ReasonReconciliation, "Reconciliation: latest task state", now)
@@ -129,17 +130,33 @@ func (m *Master) reconcileLocked(fw *framework, r *mesos.Reconcile, now time.Tim
 		}
 		agentID := rt.AgentID.Val()
 		var state mesos.TaskState
-		reason := mesos.ReasonReconciliation
+		var unreachableSince time.Time
 		switch {
 		case agentID != "" && m.agents[agentID] != nil:
 			state = fw.lostState(mesos.TaskGone)
+		case agentID != "" && m.isRecovering(agentID):
+			// The agent has not re-registered since the failover: the
+			// master cannot know yet. No answer; the framework retries
+			// and is answered once the agent is back or marked
+			// unreachable (see recovery.go).
+			continue
 		case agentID != "" && m.isUnreachable(agentID):
 			state = fw.lostState(mesos.TaskUnreachable)
+			unreachableSince = m.unreachable[agentID]
 		case agentID != "" && m.isGone(agentID):
 			state = fw.lostState(mesos.TaskGoneByOperator)
+		case agentID == "" && len(m.recovering) > 0:
+			// No agent named, and some agents are still expected back:
+			// the task may be on one of them. No answer yet (Mesos
+			// does the same).
+			continue
 		default:
 			state = fw.lostState(mesos.TaskUnknown)
 		}
-		fw.send(updateEvent(masterStatus(rt.TaskID.Value, agentID, state, reason, "Reconciliation: task is unknown", now)))
+		s := masterStatus(rt.TaskID.Value, agentID, state, mesos.ReasonReconciliation, "Reconciliation: task is unknown", now)
+		if !unreachableSince.IsZero() {
+			s.UnreachableTime = &mesos.TimeInfo{Nanoseconds: unreachableSince.UnixNano()}
+		}
+		fw.send(updateEvent(s))
 	}
 }

@@ -3,6 +3,8 @@ package master
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -35,7 +37,15 @@ import (
 //	update AGENT FW TASK STATE [latest=STATE]  a status update from the agent (uuids are counted)
 //	ack FW TASK [uuid=N]                    acknowledge (the latest update by default)
 //	kill FW TASK | reconcile FW [TASK@AGENT...] | suppress FW | revive FW | teardown FW
-//	disconnect FW | agent-disconnect AGENT | pong AGENT | tick DURATION | state
+//	disconnect FW | agent-disconnect AGENT | pong AGENT | tick DURATION [autopong] | state
+//	restart [reregister-timeout=DURATION] [removal-limit=FRACTION]   a new master on the same registry (a failover)
+//	metrics KEY...                          print these keys of Metrics
+//
+// tick stops at the first Housekeep error, which it prints: masterd
+// exits on it. After every command the harness checks that the master's
+// mirror of the registry (admitted, unreachable, gone) equals the
+// registry, and that every agent it still expects back after a failover
+// is admitted and not registered.
 func TestTranscripts(t *testing.T) {
 	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
 		h := newHarness(t, registry.NewMemory())
@@ -105,19 +115,39 @@ func newHarness(t *testing.T, reg registry.Store) *harness {
 	h := &harness{t: t, reg: reg, now: time.Unix(1_800_000_000, 0),
 		fws: map[string]*fakeConn{}, agents: map[string]*fakeConn{},
 		names: map[string]string{}, ids: map[string]string{}, latest: map[string][]byte{}, streams: map[string]string{}}
-	h.restart()
+	if err := h.restart(nil); err != nil {
+		t.Fatal(err)
+	}
 	return h
 }
 
-func (h *harness) restart() {
-	m, err := New(Config{Info: mesos.MasterInfo{ID: "M", Hostname: "master"}, AgentPingTimeout: time.Second,
-		MaxAgentPingTimeouts: 3}, h.reg,
-		func(o alloc.Options) (alloc.Allocator, error) { return alloc.NewSharded(o) },
-		alloc.Options{Shards: 1}, h.now)
+// restart makes a new master on the harness's registry at the current
+// time, with the settings d gives (d may be nil).
+func (h *harness) restart(d *datadriven.TestData) error {
+	cfg := Config{Info: mesos.MasterInfo{ID: "M", Hostname: "master"}, AgentPingTimeout: time.Second,
+		MaxAgentPingTimeouts: 3}
+	if d != nil {
+		if v, ok := h.arg(d, "reregister-timeout"); ok {
+			dur, err := time.ParseDuration(v)
+			if err != nil {
+				return err
+			}
+			cfg.AgentReregisterTimeout = dur
+		}
+		if v, ok := h.arg(d, "removal-limit"); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return err
+			}
+			cfg.RecoveryAgentRemovalLimit = &f
+		}
+	}
+	m, err := New(cfg, h.reg, newShardedAlloc, alloc.Options{Shards: 1}, h.now)
 	if err != nil {
-		h.t.Fatal(err)
+		return err
 	}
 	h.m = m
+	return nil
 }
 
 func (h *harness) name(wire string) string {
@@ -316,20 +346,40 @@ func (h *harness) run(t *testing.T, d *datadriven.TestData) string {
 		_, autopong := h.arg(d, "autopong")
 		for end := h.now.Add(dur); h.now.Before(end); {
 			h.now = h.now.Add(min(250*time.Millisecond, end.Sub(h.now)))
-			h.m.Housekeep(h.now)
-			h.m.Sweep(h.now)
+			hkErr := h.m.Housekeep(h.now)
+			if hkErr == nil {
+				h.m.Sweep(h.now)
+			}
 			if autopong {
 				h.answerPings()
 			}
+			if hkErr != nil {
+				err = hkErr
+				break
+			}
 		}
 	case "restart":
-		h.restart()
-		h.fws, h.agents = map[string]*fakeConn{}, map[string]*fakeConn{}
+		if err = h.restart(d); err == nil {
+			h.fws, h.agents = map[string]*fakeConn{}, map[string]*fakeConn{}
+		}
 	case "state":
+		h.check(t, d)
 		return h.state()
+	case "metrics":
+		ms := h.m.Metrics(h.now)
+		var b strings.Builder
+		for _, k := range pos {
+			v, ok := ms[k]
+			if !ok {
+				t.Fatalf("%s: no metric %s", d.Pos, k)
+			}
+			fmt.Fprintf(&b, "%s=%v\n", k, v)
+		}
+		return b.String()
 	default:
 		t.Fatalf("unknown command %s", d.Cmd)
 	}
+	h.check(t, d)
 	out := h.flush()
 	if err != nil {
 		out += "error: " + err.Error() + "\n"
@@ -564,7 +614,35 @@ func (h *harness) state() string {
 	for _, a := range st.Slaves {
 		fmt.Fprintf(&b, "agent %s active=%v used cpus=%v offered cpus=%v\n", h.name(a.ID), a.Active, a.UsedResources["cpus"], a.OfferedResources["cpus"])
 	}
+	for _, a := range st.RecoveredSlaves {
+		fmt.Fprintf(&b, "recovered agent %s (expected back)\n", h.name(a.ID))
+	}
 	rs := h.reg.State()
-	fmt.Fprintf(&b, "registry admitted=%d gone=%d\n", len(rs.Admitted), len(rs.Gone))
+	fmt.Fprintf(&b, "registry admitted=%d unreachable=%d gone=%d\n", len(rs.Admitted), len(rs.Unreachable), len(rs.Gone))
 	return b.String()
+}
+
+// check compares the master's mirror of the registry with the registry,
+// and checks the invariant on Master.recovering.
+func (h *harness) check(t *testing.T, d *datadriven.TestData) {
+	rs := h.reg.State()
+	h.m.mu.Lock()
+	defer h.m.mu.Unlock()
+	if got, want := slices.Sorted(maps.Keys(h.m.admitted)), slices.Sorted(maps.Keys(rs.Admitted)); !slices.Equal(got, want) {
+		t.Errorf("%s: master's admitted agents %v, registry's %v", d.Pos, got, want)
+	}
+	for id, e := range rs.Unreachable {
+		if since, ok := h.m.unreachable[id]; !ok || !since.Equal(e.Time) {
+			t.Errorf("%s: registry has %s unreachable since %v, the master %v (%v)", d.Pos, id, e.Time, since, ok)
+		}
+	}
+	if len(h.m.unreachable) != len(rs.Unreachable) || len(h.m.gone) != len(rs.Gone) {
+		t.Errorf("%s: master has %d unreachable and %d gone agents, the registry %d and %d", d.Pos,
+			len(h.m.unreachable), len(h.m.gone), len(rs.Unreachable), len(rs.Gone))
+	}
+	for id := range h.m.recovering {
+		if !h.m.admitted[id] || h.m.agents[id] != nil {
+			t.Errorf("%s: agent %s is expected back but admitted=%v registered=%v", d.Pos, id, h.m.admitted[id], h.m.agents[id] != nil)
+		}
+	}
 }

@@ -1,6 +1,10 @@
 package mesos
 
 import (
+	"encoding/binary"
+	"net"
+	"strconv"
+
 	"meseta/core"
 )
 
@@ -418,4 +422,32 @@ type Task struct {
 	State       TaskState      `json:"state"`
 	Resources   core.Resources `json:"resources"`
 	Statuses    []TaskStatus   `json:"statuses"`
+}
+
+// HostPort returns the master's address as host:port: from Address when it
+// has one, else from the ip (network byte order, as Mesos encodes it) or
+// hostname and port fields. It returns "" when the info names no port.
+func (m MasterInfo) HostPort() string {
+	if a := m.Address; a != nil && a.Port > 0 {
+		host := a.IP
+		if host == "" {
+			host = a.Hostname
+		}
+		if host != "" {
+			return net.JoinHostPort(host, strconv.Itoa(int(a.Port)))
+		}
+	}
+	if m.Port == 0 || m.Port > 65535 {
+		return ""
+	}
+	host := m.Hostname
+	if m.IP != 0 {
+		var b [4]byte
+		binary.LittleEndian.PutUint32(b[:], m.IP)
+		host = net.IP(b[:]).String()
+	}
+	if host == "" {
+		return ""
+	}
+	return net.JoinHostPort(host, strconv.Itoa(int(m.Port)))
 }

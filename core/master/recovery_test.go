@@ -1,0 +1,152 @@
+package master
+
+import (
+	"encoding/json"
+	"errors"
+	"math"
+	"testing"
+	"time"
+
+	"meseta/alloc"
+	"meseta/core"
+	"meseta/core/mesos"
+	"meseta/core/registry"
+)
+
+// TestRecoveryConfig: zero values mean Mesos's defaults (10 minutes,
+// 100%), a limit of 0 is kept as 0, and limits outside [0, 1] are refused.
+func TestRecoveryConfig(t *testing.T) {
+	m := newTestMaster(t, Config{}, registry.NewMemory(), time.Unix(0, 0))
+	if got := m.Config().AgentReregisterTimeout; got != 10*time.Minute {
+		t.Errorf("default AgentReregisterTimeout = %v, want 10m", got)
+	}
+	if got := m.Config().RecoveryAgentRemovalLimit; got == nil || *got != 1 {
+		t.Errorf("default RecoveryAgentRemovalLimit = %v, want 1.0", got)
+	}
+
+	zero := 0.0
+	m = newTestMaster(t, Config{RecoveryAgentRemovalLimit: &zero}, registry.NewMemory(), time.Unix(0, 0))
+	zero = 0.5 // New keeps its own copy
+	if got := *m.Config().RecoveryAgentRemovalLimit; got != 0 {
+		t.Errorf("RecoveryAgentRemovalLimit = %v, want 0", got)
+	}
+
+	for _, bad := range []float64{-0.1, 1.01, math.NaN(), math.Inf(1)} {
+		_, err := New(Config{RecoveryAgentRemovalLimit: &bad}, registry.NewMemory(), newShardedAlloc, alloc.Options{Shards: 1}, time.Unix(0, 0))
+		if err == nil {
+			t.Errorf("limit %v accepted", bad)
+		}
+	}
+}
+
+// TestRecoveryOneApply: the agents missing at the deadline are marked
+// unreachable in a single all-or-nothing Apply; if the registry refuses
+// it nothing changes, and the next Housekeep tries again.
+func TestRecoveryOneApply(t *testing.T) {
+	mem := registry.NewMemory()
+	for _, id := range []string{"A", "B", "C"} {
+		blob, _ := json.Marshal(&mesos.AgentInfo{Hostname: "host-" + id, ID: &mesos.ID{Value: id},
+			Resources: core.MustParseResources("cpus:1;mem:64")})
+		if err := mem.Apply(registry.Op{Kind: registry.AdmitAgent, AgentID: id, Info: blob}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	store := &flakyStore{Store: mem, fail: 1}
+	t0 := time.Unix(1_800_000_000, 0)
+	m := newTestMaster(t, Config{AgentReregisterTimeout: time.Minute}, store, t0)
+
+	st := m.State(nil)
+	if len(st.RecoveredSlaves) != 3 || st.RecoveredSlaves[0].ID != "A" || st.RecoveredSlaves[0].Hostname != "host-A" ||
+		st.RecoveredSlaves[0].Resources["cpus"] != 1.0 {
+		t.Fatalf("RecoveredSlaves = %+v, want A, B, C with their registry info", st.RecoveredSlaves)
+	}
+	m.mu.Lock()
+	m.reregisteredLocked("A") // as reregisterLocked does
+	m.mu.Unlock()
+
+	if err := m.Housekeep(t0.Add(time.Minute - time.Nanosecond)); err != nil || len(store.batches) != 0 {
+		t.Fatalf("before the deadline: err %v, %d registry writes", err, len(store.batches))
+	}
+	// The registry refuses: nothing changes.
+	if err := m.Housekeep(t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(mem.State().Unreachable); got != 0 || m.metrics.RecoveryAgentRemovals != 0 || len(m.recovering) != 2 {
+		t.Fatalf("after a refused write: %d unreachable in the registry, %d counted, %d still expected",
+			got, m.metrics.RecoveryAgentRemovals, len(m.recovering))
+	}
+	// The next Housekeep writes B and C in one batch.
+	at := t0.Add(time.Minute + time.Second)
+	if err := m.Housekeep(at); err != nil {
+		t.Fatal(err)
+	}
+	if len(store.batches) != 2 || len(store.batches[1]) != 2 {
+		t.Fatalf("registry writes %v, want one refused and then one of two ops", store.batches)
+	}
+	for i, id := range []string{"B", "C"} {
+		if op := store.batches[1][i]; op.Kind != registry.MarkUnreachable || op.AgentID != id || !op.Time.Equal(at) {
+			t.Errorf("op %d = %+v, want MarkUnreachable %s at %v", i, op, id, at)
+		}
+	}
+	rs := mem.State()
+	if len(rs.Admitted) != 1 || len(rs.Unreachable) != 2 || m.metrics.RecoveryAgentRemovals != 2 || len(m.recovering) != 0 {
+		t.Errorf("registry admitted=%d unreachable=%d, %d counted, %d still expected; want 1, 2, 2, 0",
+			len(rs.Admitted), len(rs.Unreachable), m.metrics.RecoveryAgentRemovals, len(m.recovering))
+	}
+	if got := m.Metrics(at)["master/recovery_slave_removals"]; got != 2 {
+		t.Errorf("master/recovery_slave_removals = %v, want 2", got)
+	}
+	if err := m.Housekeep(at.Add(time.Hour)); err != nil || len(store.batches) != 2 {
+		t.Errorf("after recovery: err %v, %d registry writes, want no more", err, len(store.batches))
+	}
+}
+
+// TestRecoveryLimitError: over the limit, Housekeep's error wraps
+// ErrRecoveryLimit and nothing is written.
+func TestRecoveryLimitError(t *testing.T) {
+	mem := registry.NewMemory()
+	for _, id := range []string{"A", "B"} {
+		if err := mem.Apply(registry.Op{Kind: registry.AdmitAgent, AgentID: id, Info: []byte("{}")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	store := &flakyStore{Store: mem}
+	limit := 0.0
+	t0 := time.Unix(1_800_000_000, 0)
+	m := newTestMaster(t, Config{RecoveryAgentRemovalLimit: &limit}, store, t0)
+	err := m.Housekeep(t0.Add(10 * time.Minute))
+	if !errors.Is(err, ErrRecoveryLimit) {
+		t.Fatalf("Housekeep = %v, want ErrRecoveryLimit", err)
+	}
+	if len(store.batches) != 0 || len(mem.State().Admitted) != 2 {
+		t.Errorf("the registry was written: %v", store.batches)
+	}
+}
+
+func newShardedAlloc(o alloc.Options) (alloc.Allocator, error) { return alloc.NewSharded(o) }
+
+func newTestMaster(t *testing.T, cfg Config, reg registry.Store, now time.Time) *Master {
+	t.Helper()
+	m, err := New(cfg, reg, newShardedAlloc, alloc.Options{Shards: 1}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// flakyStore records every Apply's ops and refuses the first fail of
+// them.
+type flakyStore struct {
+	registry.Store
+	fail    int
+	batches [][]registry.Op
+}
+
+func (s *flakyStore) Apply(ops ...registry.Op) error {
+	s.batches = append(s.batches, ops)
+	if s.fail > 0 {
+		s.fail--
+		return errors.New("test: registry unavailable")
+	}
+	return s.Store.Apply(ops...)
+}
