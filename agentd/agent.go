@@ -42,9 +42,12 @@ type agent struct {
 	executors  map[execKey]*executorRun
 	tasks      map[taskKey]*taskRun
 	updates    *agentcore.Updates
-	masterInfo mesos.MasterInfo
-	pingTime   time.Time // last PING from the master
-	pingLimit  time.Duration
+	masterInfo mesos.MasterInfo // from the last REGISTERED
+	// master is the leading master's host:port, the one the agent talks
+	// to; "" while there is none. masterLoop sets it (setMaster).
+	master    string
+	pingTime  time.Time // last PING from the master
+	pingLimit time.Duration
 }
 
 type execKey struct{ framework, executor string }
@@ -120,6 +123,13 @@ func newUUID() []byte {
 func newContainerID() string {
 	b := newUUID()
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+// setMaster records the master the agent talks to, for /state.
+func (a *agent) setMaster(addr string) {
+	a.mu.Lock()
+	a.master = addr
+	a.mu.Unlock()
 }
 
 // registerCall is the REGISTER or REREGISTER the agent sends when it

@@ -5,6 +5,22 @@
 // serves the v1 executor API (/api/v1/executor) and the sandbox browser
 // (/files/browse, /files/read, /files/download).
 //
+// # Finding the master
+//
+// --master=host:port names the master. --master=zk://host1:port1,host2:port2/path
+// follows the masters' ZooKeeper election instead, as a Mesos agent does
+// (core/election's Detector, with --zk_session_timeout, 10secs by
+// default): the leader's znode holds its MasterInfo as JSON, which gives
+// its address. The agent subscribes to the leader. When another master
+// leads (or none), it drops its stream at once rather than wait for the
+// ping watchdog, waits while there is no leader, and re-registers with the
+// new one after a random part of --registration_backoff_factor, with the
+// id it has: the same REREGISTER as after a master restart. Calls waiting
+// in the outbox are held from the change until that re-registration, then
+// go to the new leader (PONGs, which answered the old one's PINGs, are
+// dropped). /state shows the master the agent talks to under "master"
+// (host:port) and "master_hostname".
+//
 // The same binary is the built-in executors: `agentd executor
 // --mode=command` runs one CommandInfo task, `--mode=default` runs task
 // groups (package agentd/executor).
@@ -16,5 +32,7 @@
 // process starts, fetches and HTTP calls happen outside it, and events to
 // executors are queued on their streams (recordio.Stream), which never
 // block. Calls to the master are queued on agent.outbox and sent in
-// batches by one goroutine.
+// batches by one goroutine. The server's masterLoop alone reads where the
+// master is (masterSource) and tells the others: agent.master under
+// agent.mu, and the outbox's target under the outbox's own lock.
 package main

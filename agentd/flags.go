@@ -7,10 +7,12 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 
 	"meseta/core"
+	"meseta/core/election"
 	"meseta/core/flagenv"
 	"meseta/core/mesos"
 )
@@ -26,6 +28,12 @@ type config struct {
 	recoverMode                                          string
 	strict                                               bool
 	executorReregistrationTimeout                        time.Duration
+	zkSessionTimeout                                     time.Duration
+
+	// zkServers and zkPath are --master=zk://servers/path parsed; zkServers
+	// is nil when --master is one host:port.
+	zkServers []string
+	zkPath    string
 
 	fs *flag.FlagSet
 }
@@ -35,7 +43,8 @@ var errHelp = errors.New("help requested")
 func parseFlags(args []string, getenv func(string) string) (*config, error) {
 	c := &config{}
 	fs := flag.NewFlagSet("agentd", flag.ContinueOnError)
-	fs.StringVar(&c.master, "master", "", "the master's host:port (required)")
+	fs.StringVar(&c.master, "master", "",
+		"the master: host:port, or zk://host1:port1,host2:port2/path to follow the leading master of a ZooKeeper election (required)")
 	fs.StringVar(&c.ip, "ip", "127.0.0.1", "IP address to listen on and advertise")
 	fs.IntVar(&c.port, "port", 5051, "port to listen on (0: any free port)")
 	fs.StringVar(&c.hostname, "hostname", "", "hostname to advertise (default: the machine's hostname)")
@@ -57,6 +66,8 @@ func parseFlags(args []string, getenv func(string) string) (*config, error) {
 	fs.BoolVar(&c.strict, "strict", true, "any checkpoint error at start-up is fatal; false recovers what it can")
 	flagenv.DurationVar(fs, &c.executorReregistrationTimeout, "executor_reregistration_timeout", 2*time.Second,
 		"time a live executor has to re-subscribe after an agent restart")
+	flagenv.DurationVar(fs, &c.zkSessionTimeout, "zk_session_timeout", 10*time.Second,
+		"ZooKeeper session timeout, with --master=zk://")
 	fs.StringVar(&c.isolation, "isolation", "auto", "task limits: auto (cgroups when available), cgroups (required) or none")
 	fs.StringVar(&c.logLevel, "log_level", "info", "debug, info, warn or error")
 	c.fs = fs
@@ -68,7 +79,7 @@ func parseFlags(args []string, getenv func(string) string) (*config, error) {
 	}
 	switch {
 	case c.master == "":
-		return nil, fmt.Errorf("flag --master is required (host:port of the master)")
+		return nil, fmt.Errorf("flag --master is required (host:port of the master, or zk://host1:port1,host2:port2/path)")
 	case c.workDir == "":
 		return nil, fmt.Errorf("flag --work_dir is required")
 	case c.port < 0 || c.port > 65535:
@@ -79,9 +90,17 @@ func parseFlags(args []string, getenv func(string) string) (*config, error) {
 		return nil, fmt.Errorf("invalid value %q for flag --recover: want reconnect or cleanup", c.recoverMode)
 	case c.statusRetryMin <= 0:
 		return nil, fmt.Errorf("invalid value for flag --status_update_retry_interval: must be positive")
+	case c.zkSessionTimeout <= 0:
+		return nil, fmt.Errorf("invalid value for flag --zk_session_timeout: must be positive")
 	}
-	if _, _, err := net.SplitHostPort(c.master); err != nil {
-		return nil, fmt.Errorf("invalid value %q for flag --master: want host:port (ZooKeeper comes with HA)", c.master)
+	if strings.Contains(c.master, "://") {
+		servers, path, err := election.ParseURL(c.master)
+		if err != nil {
+			return nil, fmt.Errorf("invalid value %q for flag --master: %w", c.master, err)
+		}
+		c.zkServers, c.zkPath = servers, path
+	} else if _, _, err := net.SplitHostPort(c.master); err != nil {
+		return nil, fmt.Errorf("invalid value %q for flag --master: want host:port or zk://host1:port1,host2:port2/path", c.master)
 	}
 	if c.hostname == "" {
 		h, err := os.Hostname()

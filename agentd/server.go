@@ -41,7 +41,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	}
 	cfg, err := parseFlags(args, getenv)
 	if errors.Is(err, errHelp) {
-		fmt.Fprintln(stdout, "Usage: agentd --master=host:port --work_dir=DIR [--flag=value ...]\n       agentd executor --mode=command|default   (run by the agent)\n\nFlags (each also settable as an environment variable):")
+		fmt.Fprintln(stdout, "Usage: agentd --master=host:port|zk://host1:port1,host2:port2/path --work_dir=DIR [--flag=value ...]\n       agentd executor --mode=command|default   (run by the agent)\n\nFlags (each also settable as an environment variable):")
 		flagenv.Usage(stdout, cfg.fs, "MESETA_")
 		return 0
 	}
@@ -65,11 +65,12 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 
 // server is a running agentd.
 type server struct {
-	cfg   *config
-	log   *slog.Logger
-	agent *agent
-	files *sandbox.Server
-	done  chan struct{}
+	cfg     *config
+	log     *slog.Logger
+	agent   *agent
+	masters masterSource // read by masterLoop only (see there)
+	files   *sandbox.Server
+	done    chan struct{}
 
 	// streamsMu guards streams, the open executor streams.
 	streamsMu sync.Mutex
@@ -109,9 +110,20 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 	defer ln.Close()
 	endpoint := ln.Addr().String()
 
+	masters, err := newMasterSource(cfg, log)
+	if err != nil {
+		return fmt.Errorf("flag --master: %w", err)
+	}
+	defer masters.Close()
 	a := newAgent(cfg, log, total, attrs, cg)
 	a.endpoint = endpoint
-	a.outbox = newOutbox(cfg.master, log)
+	// A fixed master takes calls from the start, as it always has; a
+	// leader found in ZooKeeper once the agent has registered with it.
+	var target string
+	if cfg.zkServers == nil {
+		target = cfg.master
+	}
+	a.outbox = newOutbox(target, log)
 	ckpt, err := checkpoint.Open(filepath.Join(cfg.workDir, "meta"))
 	if err != nil {
 		return fmt.Errorf("open the checkpoint under --work_dir: %w", err)
@@ -122,7 +134,7 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 	if err != nil {
 		return err
 	}
-	s := &server{cfg: cfg, log: log, agent: a, done: make(chan struct{}), streams: map[*recordio.Stream]struct{}{},
+	s := &server{cfg: cfg, log: log, agent: a, masters: masters, done: make(chan struct{}), streams: map[*recordio.Stream]struct{}{},
 		files: &sandbox.Server{Root: filepath.Join(cfg.workDir, "slaves")}}
 
 	srv := &fasthttp.Server{Handler: s.handle, Name: "meseta-agent", ReadTimeout: 75 * time.Second,
@@ -241,17 +253,43 @@ func (s *server) retryLoop(ctx context.Context) {
 	}
 }
 
-// masterLoop keeps the agent's stream to the master open: subscribe
-// (REGISTER, or REREGISTER once the agent has an id), apply events, and
-// on any break back off (registration_backoff_factor, doubling to 1 min)
-// and subscribe again. A master that sends no PING for its announced
-// limit is presumed gone.
+// masterLoop keeps the agent's stream to the leading master open:
+// subscribe (REGISTER, or REREGISTER once the agent has an id), apply
+// events, and on any break back off (registration_backoff_factor, doubling
+// to 1 min) and subscribe again. A master that sends no PING for its
+// announced limit is presumed gone.
+//
+// masterLoop owns the current master's address: it alone reads
+// s.masters (with the watcher it runs beside each stream, while it waits
+// for that stream), and passes what it reads on (see leader). With
+// --master=zk:// the leader can change. A watcher beside the stream then
+// drops it at once, and the loop re-registers with the new leader after a
+// fresh randomized backoff (a random part of registration_backoff_factor,
+// as a Mesos agent waits on a new master), keeping the agent's id: the
+// same REREGISTER as after a master restart. A change during a backoff
+// cuts it short the same way. While there is no leader the loop waits.
 func (s *server) masterLoop(ctx context.Context) {
 	a := s.agent
-	backoff := s.cfg.registrationBackoff
+	factor := s.cfg.registrationBackoff
+	backoff := factor
 	client := &http.Client{}
+	var last string        // the master last subscribed to
+	var wait time.Duration // before the next subscription
 	for ctx.Err() == nil {
-		err := s.subscribeOnce(ctx, client)
+		master, ok := s.awaitLeader(ctx)
+		if !ok {
+			return
+		}
+		if last != "" && master != last {
+			s.log.Info("new leading master; re-registering with it", "master", master, "was", last)
+			backoff = factor
+			wait = randomUpTo(backoff)
+		}
+		if wait > 0 && s.pause(ctx, wait, master) {
+			continue // the leader moved again
+		}
+		last = master
+		err := s.subscribeOnce(ctx, client, master)
 		a.mu.Lock()
 		wasRegistered := a.registered
 		a.registered = false
@@ -259,43 +297,131 @@ func (s *server) masterLoop(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		if wasRegistered {
-			backoff = s.cfg.registrationBackoff
+		moved := errors.Is(err, errLeaderMoved) // logged by the watcher
+		if wasRegistered || moved {
+			backoff = factor
 		}
-		wait := time.Duration(rand.Int64N(int64(backoff) + 1))
-		s.log.Info("disconnected from the master; retrying", "err", err, "in", wait.Round(time.Millisecond))
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
+		wait = randomUpTo(backoff)
+		if !moved {
+			s.log.Info("disconnected from the master; retrying", "master", master, "err", err, "in", wait.Round(time.Millisecond))
 		}
 		backoff = min(2*backoff, time.Minute)
 	}
 }
 
-func (s *server) subscribeOnce(ctx context.Context, client *http.Client) error {
+// errLeaderMoved ends a stream to a master that no longer leads.
+var errLeaderMoved = errors.New("agentd: the leading master changed")
+
+// errNoPing ends a stream to a master that sent no PING in time.
+var errNoPing = errors.New("agentd: no PING from the master in time")
+
+// leader reads s.masters and passes the answer on: to agent.master for
+// /state, and to the outbox, which holds its calls while the leader is not
+// the master they go to. Only masterLoop and its watcher call it.
+func (s *server) leader() (string, bool) {
+	addr, ok := s.masters.Leader()
+	s.agent.setMaster(addr)
+	s.agent.outbox.leaderIs(addr)
+	return addr, ok
+}
+
+// awaitLeader returns the leading master, waiting while there is none; ok
+// is false once ctx ends.
+func (s *server) awaitLeader(ctx context.Context) (string, bool) {
+	for logged := false; ; logged = true {
+		if addr, ok := s.leader(); ok {
+			return addr, true
+		}
+		if !logged {
+			s.log.Info("no leading master; waiting for one")
+		}
+		select {
+		case <-ctx.Done():
+			return "", false
+		case <-s.masters.Changes():
+		}
+	}
+}
+
+// pause waits d, or returns early when ctx ends, or with moved true when
+// the leader is no longer master.
+func (s *server) pause(ctx context.Context, d time.Duration, master string) (moved bool) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+			return false
+		case <-s.masters.Changes():
+			if l, _ := s.leader(); l != master {
+				return true
+			}
+		}
+	}
+}
+
+// randomUpTo returns a random duration from 0 to d.
+func randomUpTo(d time.Duration) time.Duration { return time.Duration(rand.Int64N(int64(d) + 1)) }
+
+// subscribeOnce holds one stream to master until it breaks, ctx ends, the
+// master sends no PING in time (errNoPing) or another master leads
+// (errLeaderMoved).
+func (s *server) subscribeOnce(ctx context.Context, client *http.Client, master string) error {
 	a := s.agent
 	body, _ := json.Marshal(a.registerCall())
-	sctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	req, err := http.NewRequestWithContext(sctx, "POST", "http://"+s.cfg.master+agentapi.PathSubscribe, bytes.NewReader(body))
+	sctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	// Why the stream ended, when it was ended here rather than broke.
+	cause := func(err error) error {
+		if c := context.Cause(sctx); c != nil && ctx.Err() == nil {
+			return c
+		}
+		return err
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer close(stop)
+	// The leader watcher: a new leader (or none) ends the stream at once,
+	// while connecting too. It stops before subscribeOnce returns, so
+	// masterLoop is the only reader of Changes again.
+	if changes := s.masters.Changes(); changes != nil {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				case <-changes:
+					if l, _ := s.leader(); l != master {
+						s.log.Info("the leading master changed; dropping the stream to the old one", "master", master, "leader", l)
+						cancel(errLeaderMoved)
+						return
+					}
+				}
+			}
+		})
+	}
+	req, err := http.NewRequestWithContext(sctx, "POST", "http://"+master+agentapi.PathSubscribe, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := client.Do(req)
 	if err != nil {
-		return err
+		return cause(err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != 200 {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		return fmt.Errorf("master answered %s: %s", resp.Status, bytes.TrimSpace(msg))
 	}
+	// The master that answered: master itself, or the leader a standby
+	// redirected the subscription to (307).
+	at := resp.Request.URL.Host
 	// Watchdog: no PING within the master's limit means it is gone.
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() {
+	wg.Go(func() {
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
 		for {
@@ -308,126 +434,33 @@ func (s *server) subscribeOnce(ctx context.Context, client *http.Client) error {
 				a.mu.Unlock()
 				if limit > 0 && !last.IsZero() && now.Sub(last) > limit+5*time.Second {
 					s.log.Warn("no PING from the master in time; reconnecting", "limit", limit)
-					cancel()
+					cancel(errNoPing)
 					return
 				}
 			}
 		}
-	}()
+	})
 	rd := recordio.NewReader(resp.Body, 0)
 	for {
 		rec, err := rd.Next()
 		if err != nil {
-			return err
+			return cause(err)
 		}
 		var ev agentapi.Event
 		if err := json.Unmarshal(rec, &ev); err != nil {
 			return fmt.Errorf("bad event from the master: %w", err)
 		}
+		if ev.Type == agentapi.EventRegistered {
+			// From here on that master knows the agent and takes its calls.
+			a.outbox.sendTo(at, master)
+		}
 		a.handleEvent(&ev, time.Now())
 	}
 }
 
-// outbox batches calls to the master. Calls wait in order; one goroutine
-// posts them in batches and retries on failure.
-type outbox struct {
-	log    *slog.Logger
-	client *fasthttp.Client
-	url    string
-
-	// mu guards calls.
-	mu    sync.Mutex
-	calls []agentapi.Call
-	wake  chan struct{}
-}
-
-const maxBatch = 1000
-
-func newOutbox(master string, log *slog.Logger) *outbox {
-	return &outbox{log: log, url: "http://" + master + agentapi.PathCall, wake: make(chan struct{}, 1),
-		client: &fasthttp.Client{ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, MaxConnsPerHost: 4}}
-}
-
-func (o *outbox) add(c agentapi.Call) {
-	o.mu.Lock()
-	o.calls = append(o.calls, c)
-	o.mu.Unlock()
-	select {
-	case o.wake <- struct{}{}:
-	default:
-	}
-}
-
-func (o *outbox) clear() {
-	o.mu.Lock()
-	o.calls = nil
-	o.mu.Unlock()
-}
-
-func (o *outbox) run(ctx context.Context) {
-	backoff := 50 * time.Millisecond
-	for {
-		o.mu.Lock()
-		n := min(len(o.calls), maxBatch)
-		batch := o.calls[:n:n]
-		o.mu.Unlock()
-		if n == 0 {
-			select {
-			case <-ctx.Done():
-				return
-			case <-o.wake:
-			}
-			continue
-		}
-		if err := o.post(batch); err != nil {
-			o.log.Debug("posting to the master failed; will retry", "err", err)
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(backoff):
-			}
-			backoff = min(2*backoff, 5*time.Second)
-			continue
-		}
-		backoff = 50 * time.Millisecond
-		o.mu.Lock()
-		// clear() may have emptied calls meanwhile.
-		if len(o.calls) >= n {
-			o.calls = o.calls[n:]
-		}
-		o.mu.Unlock()
-	}
-}
-
-func (o *outbox) post(calls []agentapi.Call) error {
-	body, err := json.Marshal(agentapi.Batch{Calls: calls})
-	if err != nil {
-		return err
-	}
-	req := fasthttp.AcquireRequest()
-	resp := fasthttp.AcquireResponse()
-	defer fasthttp.ReleaseRequest(req)
-	defer fasthttp.ReleaseResponse(resp)
-	req.SetRequestURI(o.url)
-	req.Header.SetMethod("POST")
-	req.Header.SetContentType("application/json")
-	req.SetBody(body)
-	if err := o.client.DoTimeout(req, resp, 10*time.Second); err != nil {
-		return err
-	}
-	if code := resp.StatusCode(); code != 202 {
-		if code >= 400 && code < 500 {
-			// The master will never take this batch: drop it, loudly.
-			o.log.Error("the master refused a batch of calls", "status", code, "body", string(resp.Body()))
-			return nil
-		}
-		return fmt.Errorf("master answered %d", code)
-	}
-	return nil
-}
-
 // state is the agent's /state: its id and what it runs, with sandbox
-// directories.
+// directories, and the master it talks to ("master", host:port, "" while
+// there is no leader; the flag's value is under "flags").
 func (a *agent) state() map[string]any {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -456,10 +489,31 @@ func (a *agent) state() map[string]any {
 	if a.cg != nil {
 		isolation = string(a.cg.Mode())
 	}
-	return map[string]any{"id": a.id, "hostname": a.cfg.hostname, "pid": "slave(1)@" + a.endpoint,
-		"version": versionString, "registered": a.registered, "master": a.cfg.master,
+	st := map[string]any{"id": a.id, "hostname": a.cfg.hostname, "pid": "slave(1)@" + a.endpoint,
+		"version": versionString, "registered": a.registered, "master": a.master,
 		"resources": a.total, "attributes": a.attrs, "executors": exs, "isolation": isolation,
 		"flags": flagenv.Values(a.cfg.fs)}
+	if h := a.masterHostnameLocked(); h != "" {
+		st["master_hostname"] = h
+	}
+	return st
+}
+
+// masterHostnameLocked is Mesos's master_hostname: the name the master
+// gave in REGISTERED while registered with it, else the host part of the
+// master's address; "" while there is no master.
+func (a *agent) masterHostnameLocked() string {
+	if a.master == "" {
+		return ""
+	}
+	if a.registered && a.masterInfo.Hostname != "" {
+		return a.masterInfo.Hostname
+	}
+	host, _, err := net.SplitHostPort(a.master)
+	if err != nil {
+		return a.master
+	}
+	return host
 }
 
 func (a *agent) metrics() map[string]float64 {

@@ -4,10 +4,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 	"time"
 
 	"meseta/core"
+	"meseta/core/election"
 	"meseta/core/flagenv"
 )
 
@@ -21,6 +24,16 @@ type config struct {
 	minAllocatable                           string
 	heartbeatInterval                        time.Duration
 	logLevel                                 string
+
+	// HA (see docs/ha.md): zk is the --zk URL, parsed into zkServers and
+	// zkPath; removalLimit is --recovery_agent_removal_limit as a fraction.
+	zk, removalLimitFlag   string
+	zkServers              []string
+	zkPath                 string
+	quorum                 int
+	zkSessionTimeout       time.Duration
+	agentReregisterTimeout time.Duration
+	removalLimit           float64
 
 	fs *flag.FlagSet
 }
@@ -43,6 +56,14 @@ func parseFlags(args []string, getenv func(string) string) (*config, error) {
 	flagenv.DurationVar(fs, &c.heartbeatInterval, "heartbeat_interval", 15*time.Second,
 		"interval of HEARTBEAT events on scheduler streams (meseta; Mesos fixes it at 15secs)")
 	fs.StringVar(&c.logLevel, "log_level", "info", "debug, info, warn or error")
+	fs.StringVar(&c.zk, "zk", "", "ZooKeeper URL for leader election and the replicated registry, "+
+		"zk://host1:port1,host2:port2/path (empty: a single master that always leads)")
+	fs.IntVar(&c.quorum, "quorum", 0, "accepted for Mesos compatibility; the registry's quorum is the ZooKeeper ensemble's")
+	flagenv.DurationVar(fs, &c.zkSessionTimeout, "zk_session_timeout", 10*time.Second, "ZooKeeper session timeout")
+	flagenv.DurationVar(fs, &c.agentReregisterTimeout, "agent_reregister_timeout", 10*time.Minute,
+		"after a failover, how long admitted agents have to re-register before they are marked unreachable")
+	fs.StringVar(&c.removalLimitFlag, "recovery_agent_removal_limit", "100%",
+		"after a failover, the largest share of admitted agents that may be marked unreachable; past it the master fails over instead")
 	c.fs = fs
 	if err := flagenv.Parse(fs, args, getenv, "MESETA_"); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -66,6 +87,26 @@ func parseFlags(args []string, getenv func(string) string) (*config, error) {
 	case c.heartbeatInterval <= 0:
 		return nil, fmt.Errorf("invalid value for flag --heartbeat_interval: must be positive")
 	}
+	if c.zk != "" {
+		servers, path, err := election.ParseURL(c.zk)
+		if err != nil {
+			return nil, fmt.Errorf("invalid value %q for flag --zk: %v", c.zk, strings.TrimPrefix(err.Error(), "election: "))
+		}
+		c.zkServers, c.zkPath = servers, path
+	}
+	switch {
+	case c.quorum < 0:
+		return nil, fmt.Errorf("invalid value %d for flag --quorum: must not be negative", c.quorum)
+	case c.zkSessionTimeout < 100*time.Millisecond:
+		return nil, fmt.Errorf("invalid value for flag --zk_session_timeout: must be at least 100ms")
+	case c.agentReregisterTimeout <= 0:
+		return nil, fmt.Errorf("invalid value for flag --agent_reregister_timeout: must be positive")
+	}
+	limit, err := parseFraction(c.removalLimitFlag)
+	if err != nil {
+		return nil, fmt.Errorf("invalid value %q for flag --recovery_agent_removal_limit: %v", c.removalLimitFlag, err)
+	}
+	c.removalLimit = limit
 	if _, err := c.minAllocatableQuantities(); err != nil {
 		return nil, fmt.Errorf("invalid value %q for flag --min_allocatable_resources: %v", c.minAllocatable, err)
 	}
@@ -73,6 +114,23 @@ func parseFlags(args []string, getenv func(string) string) (*config, error) {
 		c.hostname = c.ip
 	}
 	return c, nil
+}
+
+// parseFraction reads a share as Mesos writes it ("50%") or as a fraction
+// ("0.5"), from 0 to 1.
+func parseFraction(v string) (float64, error) {
+	num, pct := strings.CutSuffix(strings.TrimSpace(v), "%")
+	f, err := strconv.ParseFloat(num, 64)
+	if err != nil {
+		return 0, fmt.Errorf("want a percentage such as 50%% or a fraction such as 0.5")
+	}
+	if pct {
+		f /= 100
+	}
+	if math.IsNaN(f) || f < 0 || f > 1 {
+		return 0, fmt.Errorf("must be between 0%% and 100%%")
+	}
+	return f, nil
 }
 
 func (c *config) minAllocatableQuantities() ([]core.Quantities, error) {

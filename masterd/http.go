@@ -2,10 +2,11 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"mime"
-	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -21,49 +22,154 @@ import (
 
 func (s *server) handle(ctx *fasthttp.RequestCtx) {
 	path := string(ctx.Path())
+	if s.deposed.Load() {
+		daemon.WriteError(ctx, 503, "this master is no longer the leader and is exiting")
+		return
+	}
 	switch path {
-	case "/api/v1/scheduler":
-		s.scheduler(ctx)
-	case agentapi.PathSubscribe:
-		s.agentSubscribe(ctx)
-	case agentapi.PathCall:
-		s.agentCall(ctx)
-	case "/master/state", "/master/state.json", "/state", "/state.json":
-		daemon.WriteJSON(ctx, 200, s.master.State(s.flags))
-	case "/master/state-summary":
-		daemon.WriteJSON(ctx, 200, s.master.Summary())
-	case "/master/frameworks":
-		daemon.WriteJSON(ctx, 200, s.master.Frameworks())
-	case "/master/slaves":
-		daemon.WriteJSON(ctx, 200, s.master.Slaves())
-	case "/master/tasks":
-		s.tasks(ctx)
-	case "/master/roles":
-		daemon.WriteJSON(ctx, 200, s.master.Roles())
-	case "/master/flags":
-		daemon.WriteJSON(ctx, 200, map[string]any{"flags": s.flags})
 	case "/master/health", "/health":
 		ctx.SetStatusCode(200)
-	case "/master/redirect":
-		s.redirect(ctx)
-	case "/master/teardown":
-		s.teardown(ctx)
-	case "/metrics/snapshot":
-		daemon.WriteJSON(ctx, 200, s.metrics())
+		return
+	case "/master/flags":
+		daemon.WriteJSON(ctx, 200, map[string]any{"flags": s.flags})
+		return
 	case "/version":
 		daemon.WriteJSON(ctx, 200, map[string]string{"version": Version, "meseta_version": MesetaVersion})
+		return
+	case "/master/redirect":
+		s.redirect(ctx)
+		return
+	}
+	m := s.cur.Load()
+	if m == nil {
+		s.standby(ctx, path)
+		return
+	}
+	if !s.stillLeading() {
+		daemon.WriteError(ctx, 503, "this master is no longer the leader and is exiting")
+		return
+	}
+	switch path {
+	case "/api/v1/scheduler":
+		s.scheduler(ctx, m)
+	case agentapi.PathSubscribe:
+		s.agentSubscribe(ctx, m)
+	case agentapi.PathCall:
+		s.agentCall(ctx, m)
+	case "/master/state", "/master/state.json", "/state", "/state.json":
+		daemon.WriteJSON(ctx, 200, m.State(s.flags))
+	case "/master/state-summary":
+		daemon.WriteJSON(ctx, 200, m.Summary())
+	case "/master/frameworks":
+		daemon.WriteJSON(ctx, 200, m.Frameworks())
+	case "/master/slaves":
+		daemon.WriteJSON(ctx, 200, m.Slaves())
+	case "/master/tasks":
+		s.tasks(ctx, m)
+	case "/master/roles":
+		daemon.WriteJSON(ctx, 200, m.Roles())
+	case "/master/teardown":
+		s.teardown(ctx, m)
+	case "/metrics/snapshot":
+		daemon.WriteJSON(ctx, 200, s.metrics(m))
 	case "/":
-		s.index(ctx)
+		s.index(ctx, m)
 	default:
 		daemon.WriteError(ctx, 404, fmt.Sprintf("no endpoint %s", path))
 	}
 }
 
-// leading reports whether this master leads, and the leader's host:port.
-// A standalone master always leads; the HA issue adds ZooKeeper.
-func (s *server) leading() (bool, string) {
-	info := s.master.Info()
-	return true, net.JoinHostPort(info.Address.IP, strconv.Itoa(int(info.Port)))
+// leader returns the leading master's host:port: this master's own while
+// it leads, else the one the election reports ("" when there is none).
+func (s *server) leader() string {
+	if s.cur.Load() != nil {
+		return s.info.HostPort()
+	}
+	if s.detector == nil {
+		return ""
+	}
+	data, _, ok := s.detector.Leader()
+	if !ok {
+		return ""
+	}
+	var info mesos.MasterInfo
+	if json.Unmarshal(data, &info) != nil || info.ID == s.info.ID {
+		// Unreadable, or this master's own znode seen before it acts as
+		// the leader (or after it stopped): no leader to send anyone to.
+		return ""
+	}
+	return info.HostPort()
+}
+
+// leaderInfo is the leading master's MasterInfo, when a standby knows it.
+func (s *server) leaderInfo() (mesos.MasterInfo, bool) {
+	if s.detector == nil {
+		return mesos.MasterInfo{}, false
+	}
+	data, _, ok := s.detector.Leader()
+	var info mesos.MasterInfo
+	if !ok || json.Unmarshal(data, &info) != nil || info.ID == s.info.ID {
+		return mesos.MasterInfo{}, false
+	}
+	return info, true
+}
+
+// standby answers a request while this master does not lead: the state
+// and metrics endpoints describe the standby and name the leader; the
+// scheduler API and everything else are redirected to the leader (307),
+// or refused (503) while there is none.
+func (s *server) standby(ctx *fasthttp.RequestCtx, path string) {
+	switch path {
+	case "/master/state", "/master/state.json", "/state", "/state.json":
+		daemon.WriteJSON(ctx, 200, s.standbyState())
+		return
+	case "/metrics/snapshot":
+		daemon.WriteJSON(ctx, 200, map[string]float64{
+			"master/elected":     0,
+			"master/uptime_secs": time.Since(s.start).Seconds(),
+		})
+		return
+	case "/":
+		s.standbyIndex(ctx)
+		return
+	}
+	leader := s.leader()
+	if leader == "" {
+		daemon.WriteError(ctx, 503, "no leading master elected yet; retry")
+		return
+	}
+	loc := "//" + leader + path
+	if q := ctx.QueryArgs().QueryString(); len(q) > 0 {
+		loc += "?" + string(q)
+	}
+	ctx.Response.Header.Set("Location", loc)
+	daemon.WriteError(ctx, 307, "not the leading master; the leader is at "+leader)
+}
+
+// standbyState is /master/state on a standby: Mesos's keys, no agents or
+// frameworks, and the leader when one is known.
+func (s *server) standbyState() master.State {
+	st := master.State{
+		Version: Version, StartTime: float64(s.start.UnixNano()) / 1e9, ID: s.info.ID, PID: s.info.PID,
+		Hostname: s.info.Hostname, Cluster: s.cfg.cluster, Flags: s.flags,
+		Slaves: []master.AgentJSON{}, Frameworks: []master.FrameworkJSON{}, CompletedFrameworks: []master.FrameworkJSON{},
+		OrphanTasks: []master.TaskJSON{}, UnregisteredFrameworks: []string{},
+	}
+	if info, ok := s.leaderInfo(); ok {
+		st.Leader, st.LeaderInfo = info.PID, info
+	}
+	return st
+}
+
+func (s *server) standbyIndex(ctx *fasthttp.RequestCtx) {
+	ctx.SetContentType("text/html; charset=utf-8")
+	leader := s.leader()
+	link := "no leader is elected yet"
+	if leader != "" {
+		link = fmt.Sprintf(`the leader is <a href="//%s/">%s</a>`, html.EscapeString(leader), html.EscapeString(leader))
+	}
+	fmt.Fprintf(ctx, `<!doctype html><title>meseta master (standby)</title><h1>meseta master %s: standby</h1><p>This master is a standby; %s.</p>`,
+		html.EscapeString(s.info.ID), link)
 }
 
 func (s *server) masterError(ctx *fasthttp.RequestCtx, err error) {
@@ -93,12 +199,7 @@ func acceptsJSON(ctx *fasthttp.RequestCtx) bool {
 	return false
 }
 
-func (s *server) scheduler(ctx *fasthttp.RequestCtx) {
-	if ok, leader := s.leading(); !ok {
-		ctx.Response.Header.Set("Location", "//"+leader+"/api/v1/scheduler")
-		daemon.WriteError(ctx, 307, "not the leading master; the leader is at "+leader)
-		return
-	}
+func (s *server) scheduler(ctx *fasthttp.RequestCtx, m *master.Master) {
 	if !daemon.RequireJSONPost(ctx) {
 		return
 	}
@@ -113,7 +214,7 @@ func (s *server) scheduler(ctx *fasthttp.RequestCtx) {
 	}
 	now := time.Now()
 	if call.Type != mesos.CallSubscribe {
-		if err := s.master.Call(call, string(ctx.Request.Header.Peek("Mesos-Stream-Id")), now); err != nil {
+		if err := m.Call(call, string(ctx.Request.Header.Peek("Mesos-Stream-Id")), now); err != nil {
 			s.masterError(ctx, err)
 			return
 		}
@@ -126,7 +227,7 @@ func (s *server) scheduler(ctx *fasthttp.RequestCtx) {
 	}
 	st := recordio.NewStream(&mesos.Event{Type: mesos.EventHeartbeat})
 	conn := frameworkConn{st}
-	sub, err := s.master.Subscribe(conn, call, now)
+	sub, err := m.Subscribe(conn, call, now)
 	if err != nil {
 		s.masterError(ctx, err)
 		return
@@ -140,11 +241,11 @@ func (s *server) scheduler(ctx *fasthttp.RequestCtx) {
 	ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
 		st.Run(w, interval, done)
 		s.dropStream(st)
-		s.master.Disconnected(sub.FrameworkID, conn, time.Now())
+		m.Disconnected(sub.FrameworkID, conn, time.Now())
 	})
 }
 
-func (s *server) agentSubscribe(ctx *fasthttp.RequestCtx) {
+func (s *server) agentSubscribe(ctx *fasthttp.RequestCtx, m *master.Master) {
 	if !daemon.RequireJSONPost(ctx) {
 		return
 	}
@@ -163,7 +264,7 @@ func (s *server) agentSubscribe(ctx *fasthttp.RequestCtx) {
 	}
 	st := recordio.NewStream(nil)
 	conn := agentConn{st}
-	id, err := s.master.SubscribeAgent(conn, &call, time.Now())
+	id, err := m.SubscribeAgent(conn, &call, time.Now())
 	if err != nil && !errors.Is(err, master.ErrForbidden) {
 		s.masterError(ctx, err)
 		return
@@ -177,12 +278,12 @@ func (s *server) agentSubscribe(ctx *fasthttp.RequestCtx) {
 		st.Run(w, 0, done)
 		s.dropStream(st)
 		if id != "" {
-			s.master.AgentDisconnected(id, conn, time.Now())
+			m.AgentDisconnected(id, conn, time.Now())
 		}
 	})
 }
 
-func (s *server) agentCall(ctx *fasthttp.RequestCtx) {
+func (s *server) agentCall(ctx *fasthttp.RequestCtx, m *master.Master) {
 	if !daemon.RequireJSONPost(ctx) {
 		return
 	}
@@ -197,11 +298,11 @@ func (s *server) agentCall(ctx *fasthttp.RequestCtx) {
 			return
 		}
 	}
-	s.master.AgentCalls(batch.Calls, time.Now())
+	m.AgentCalls(batch.Calls, time.Now())
 	ctx.SetStatusCode(202)
 }
 
-func (s *server) tasks(ctx *fasthttp.RequestCtx) {
+func (s *server) tasks(ctx *fasthttp.RequestCtx, m *master.Master) {
 	args := ctx.QueryArgs()
 	num := func(name string, def int) (int, bool) {
 		v := args.Peek(name)
@@ -223,11 +324,11 @@ func (s *server) tasks(ctx *fasthttp.RequestCtx) {
 	if !ok {
 		return
 	}
-	daemon.WriteJSON(ctx, 200, s.master.Tasks(string(args.Peek("framework_id")), string(args.Peek("task_id")), offset, limit))
+	daemon.WriteJSON(ctx, 200, m.Tasks(string(args.Peek("framework_id")), string(args.Peek("task_id")), offset, limit))
 }
 
 func (s *server) redirect(ctx *fasthttp.RequestCtx) {
-	_, leader := s.leading()
+	leader := s.leader()
 	if leader == "" {
 		daemon.WriteError(ctx, 503, "no leading master")
 		return
@@ -236,7 +337,7 @@ func (s *server) redirect(ctx *fasthttp.RequestCtx) {
 	ctx.SetStatusCode(307)
 }
 
-func (s *server) teardown(ctx *fasthttp.RequestCtx) {
+func (s *server) teardown(ctx *fasthttp.RequestCtx, m *master.Master) {
 	if !ctx.IsPost() {
 		daemon.WriteError(ctx, 405, "expecting POST")
 		return
@@ -249,16 +350,16 @@ func (s *server) teardown(ctx *fasthttp.RequestCtx) {
 		daemon.WriteError(ctx, 400, "missing frameworkId")
 		return
 	}
-	if err := s.master.Teardown(id, time.Now()); err != nil {
+	if err := m.Teardown(id, time.Now()); err != nil {
 		s.masterError(ctx, err)
 		return
 	}
 	ctx.SetStatusCode(200)
 }
 
-func (s *server) metrics() map[string]float64 {
+func (s *server) metrics(m *master.Master) map[string]float64 {
 	now := time.Now()
-	out := s.master.Metrics(now)
+	out := m.Metrics(now)
 	count, last, pct := s.sweeps.snapshot()
 	out["allocator/mesos/allocation_runs"] = float64(count)
 	out["allocator/mesos/allocation_run_ms"] = last
@@ -266,7 +367,7 @@ func (s *server) metrics() map[string]float64 {
 	for k, v := range pct {
 		out["allocator/mesos/allocation_run_ms/"+k] = v
 	}
-	st := s.master.Allocator().Stats()
+	st := m.Allocator().Stats()
 	out["allocator/mesos/event_queue_dispatches"] = 0
 	out["allocator/mesos/resources/offers_outstanding"] = float64(st.OutstandingOffers)
 	out["allocator/mesos/offer_filters/active"] = float64(st.FiltersActive)
@@ -279,9 +380,9 @@ func (s *server) metrics() map[string]float64 {
 	return out
 }
 
-func (s *server) index(ctx *fasthttp.RequestCtx) {
+func (s *server) index(ctx *fasthttp.RequestCtx, m *master.Master) {
 	ctx.SetContentType("text/html; charset=utf-8")
-	info := s.master.Info()
+	info := m.Info()
 	fmt.Fprintf(ctx, `<!doctype html><title>meseta master</title><h1>meseta master %s</h1>
 <p>The web UI arrives with a later release. Endpoints:</p><ul>
 <li><a href="/master/state">/master/state</a></li><li><a href="/master/state-summary">/master/state-summary</a></li>

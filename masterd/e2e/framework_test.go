@@ -55,6 +55,14 @@ func subscribe(t *testing.T, master string, info mesos.FrameworkInfo, suppressed
 
 func (f *framework) open(suppressed []string) {
 	f.t.Helper()
+	if err := f.tryOpen(suppressed, 10*time.Second); err != nil {
+		f.t.Fatalf("subscribe: %v", err)
+	}
+}
+
+// tryOpen subscribes (again, with the framework's id once it has one) and
+// waits up to d for SUBSCRIBED.
+func (f *framework) tryOpen(suppressed []string, d time.Duration) error {
 	call := &mesos.Call{Type: mesos.CallSubscribe, Subscribe: &mesos.Subscribe{FrameworkInfo: f.info, SuppressedRoles: suppressed}}
 	if f.id != "" {
 		call.FrameworkID = &mesos.ID{Value: f.id}
@@ -68,19 +76,21 @@ func (f *framework) open(suppressed []string) {
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		cancel()
-		f.t.Fatalf("subscribe: %v", err)
+		return err
 	}
 	if resp.StatusCode != 200 {
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		cancel()
-		f.t.Fatalf("subscribe: %s: %s", resp.Status, b)
+		return fmt.Errorf("%s: %s", resp.Status, b)
 	}
 	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+		cancel()
 		f.t.Fatalf("subscribe: Content-Type %q, want exactly application/json", ct)
 	}
 	f.streamID = resp.Header.Get("Mesos-Stream-Id")
 	if f.streamID == "" {
+		cancel()
 		f.t.Fatal("subscribe: no Mesos-Stream-Id header")
 	}
 	f.cancel = cancel
@@ -107,11 +117,35 @@ func (f *framework) open(suppressed []string) {
 			events <- &ev
 		}
 	}()
-	ev := f.next(10*time.Second, func(e *mesos.Event) bool { return e.Type == mesos.EventSubscribed || e.Type == mesos.EventError })
+	ev := f.next(d, func(e *mesos.Event) bool { return e.Type == mesos.EventSubscribed || e.Type == mesos.EventError })
 	if ev.Type == mesos.EventError {
-		f.t.Fatalf("subscribe: ERROR %s", ev.Error.Message)
+		f.close()
+		return fmt.Errorf("ERROR %s", ev.Error.Message)
 	}
 	f.id = ev.Subscribed.FrameworkID.Value
+	return nil
+}
+
+// failover re-subscribes, with the framework's id, to the master at addr
+// (a new leader), retrying with backoff until d has passed: the new leader
+// may still be catching up with the registry.
+func (f *framework) failover(addr string, d time.Duration) {
+	f.t.Helper()
+	f.close()
+	f.master = addr
+	deadline := time.Now().Add(d)
+	backoff := 50 * time.Millisecond
+	for {
+		err := f.tryOpen(nil, 10*time.Second)
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			f.t.Fatalf("re-subscribe to %s: %v", addr, err)
+		}
+		time.Sleep(backoff) // a retry pause, not a synchronisation
+		backoff = min(2*backoff, time.Second)
+	}
 }
 
 // close drops the stream (the master sees a disconnection).
