@@ -55,5 +55,8 @@ fuzz:
 	$(GO) test ./core/recordio -run '^$$' -fuzz FuzzReader -fuzztime $(FUZZTIME)
 	$(GO) test ./core/registry -run '^$$' -fuzz FuzzUnmarshalOp -fuzztime $(FUZZTIME)
 	$(GO) test ./core/registry -run '^$$' -fuzz FuzzApply -fuzztime $(FUZZTIME)
+	$(GO) test ./core/registry -run '^$$' -fuzz FuzzDecodeBatch -fuzztime $(FUZZTIME)
+	$(GO) test ./core/checkpoint -run '^$$' -fuzz FuzzDecodeRecord -fuzztime $(FUZZTIME)
+	$(GO) test ./core/election -run '^$$' -fuzz FuzzParseURL -fuzztime $(FUZZTIME)
 	$(GO) test ./agentd/fetcher -run '^$$' -fuzz FuzzExtractTar -fuzztime $(FUZZTIME)
 	$(GO) test ./agentd/sandbox -run '^$$' -fuzz FuzzResolve -fuzztime $(FUZZTIME)

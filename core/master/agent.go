@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
+	"slices"
 	"strconv"
 	"time"
 
@@ -36,7 +38,23 @@ type agent struct {
 	tasks     map[taskKey]*task
 	executors map[string]map[string]*executor // framework -> executor id
 	offers    map[alloc.OfferID]*offer
+
+	// refusedTasks and refusedExecutors are what the agent reported, when
+	// it came back after being marked unreachable, that the master did not
+	// take back: the tasks and executors of frameworks that are not
+	// partition-aware, which the agent was told to shut down (see "Back
+	// from unreachable" in the package doc). Until the agent stops
+	// reporting one, it is refused again at each re-registration (and
+	// killed again), its status updates are acknowledged by the master
+	// and go no further, and an executor's exit is not reported. They are
+	// consulted only when the master has no record of the task or
+	// executor: a record wins, since the framework may launch on the agent
+	// again, even on an executor with the same id.
+	refusedTasks     map[taskKey]bool
+	refusedExecutors map[executorKey]bool
 }
+
+type executorKey struct{ framework, executor string }
 
 type executor struct {
 	info      mesos.ExecutorInfo
@@ -188,15 +206,21 @@ func (m *Master) sendRegistered(ag *agent) {
 // reregisterLocked takes back an agent that knows its id: after its
 // stream broke, after it restarted, or after this master restarted. The
 // agent's report of its tasks and executors is the truth: the master
-// drops what the agent no longer runs and adopts what it did not know.
+// drops what the agent no longer runs and adopts what it did not know,
+// with one exception. An agent that comes back after being marked
+// unreachable is taken back without the tasks and executors of
+// frameworks that are not partition-aware, and told to shut those
+// frameworks down (see "Back from unreachable" in the package doc).
 func (m *Master) reregisterLocked(conn AgentConn, reg *agentapi.Register, total core.Resources, now time.Time) (string, error) {
 	info := reg.AgentInfo
 	id := info.ID.Value
 	info.Resources = total
 	var op *registry.Op
+	back, unreachableSince := false, time.Time{} // back from unreachable
 	switch {
 	case m.admitted[id]:
 	case m.isUnreachable(id):
+		back, unreachableSince = true, m.unreachable[id]
 		op = &registry.Op{Kind: registry.MarkReachable, AgentID: id}
 	default:
 		blob, _ := json.Marshal(&info)
@@ -217,6 +241,9 @@ func (m *Master) reregisterLocked(conn AgentConn, reg *agentapi.Register, total 
 		ag.info, ag.endpoint, ag.version, ag.total, ag.conn = info, reg.Endpoint, reg.Version, total, conn
 		ag.rereg = now
 	} else {
+		// An agent back from unreachable is always new here: it is marked
+		// unreachable only while this master has no record of it (see
+		// recovery.go), so the master knows none of its tasks.
 		ag = m.newAgent(id, info, reg, total, conn, now)
 		ag.rereg = now
 		m.agents[id] = ag
@@ -233,6 +260,22 @@ func (m *Master) reregisterLocked(conn AgentConn, reg *agentapi.Register, total 
 		}
 		m.recoverFrameworkLocked(fid, fi, now)
 	}
+	// What the agent reports is refused if it is back from unreachable and
+	// the framework is not partition-aware, or if it was refused before and
+	// the master has no record of it. shutdown holds the frameworks the
+	// agent is told to shut down; kills, the events that kill again what
+	// was refused before, sent after REGISTERED.
+	prevTasks, prevExecs, oldExecs := ag.refusedTasks, ag.refusedExecutors, ag.executors
+	ag.refusedTasks, ag.refusedExecutors = map[taskKey]bool{}, map[executorKey]bool{}
+	shutdown := map[string]bool{}
+	var kills []*agentapi.Event
+	if back {
+		for _, fi := range reg.Frameworks {
+			if fw := m.frameworks[fi.ID.Val()]; fw != nil && !fw.partitionAware() {
+				shutdown[fw.id] = true
+			}
+		}
+	}
 	reported := map[taskKey]bool{}
 	for i := range reg.Tasks {
 		rt := &reg.Tasks[i]
@@ -243,6 +286,20 @@ func (m *Master) reregisterLocked(conn AgentConn, reg *agentapi.Register, total 
 		}
 		reported[key] = true
 		t := fw.tasks[key.task]
+		switch {
+		case t == nil && back && !fw.partitionAware():
+			m.refuseTaskLocked(ag, fw, rt, unreachableSince, now)
+			shutdown[fw.id] = true
+			continue
+		case t == nil && prevTasks[key]:
+			// Refused before and still there: the agent has not finished
+			// shutting the framework down, or never heard it. Kill just
+			// this task; the framework may run others here by now.
+			ag.refuse(key, rt.ExecutorID.Val())
+			kills = append(kills, &agentapi.Event{Type: agentapi.EventKillTask, KillTask: &agentapi.KillTask{
+				FrameworkID: rt.FrameworkID, TaskID: rt.TaskID}})
+			continue
+		}
 		if t == nil {
 			res, err := core.NewResources(rt.Resources...)
 			if err != nil {
@@ -284,6 +341,20 @@ func (m *Master) reregisterLocked(conn AgentConn, reg *agentapi.Register, total 
 	}
 	ag.executors = map[string]map[string]*executor{}
 	for _, e := range reg.Executors {
+		k := executorKey{e.FrameworkID.Value, e.Info.ExecutorID.Value}
+		if fw := m.frameworks[k.framework]; back && fw != nil && !fw.partitionAware() {
+			ag.refusedExecutors[k] = true
+			shutdown[k.framework] = true
+			continue
+		}
+		if prevExecs[k] && oldExecs[k.framework][k.executor] == nil {
+			ag.refusedExecutors[k] = true
+			if !e.Command { // a command executor ends with its task's kill
+				kills = append(kills, &agentapi.Event{Type: agentapi.EventShutdownExecutor, ShutdownExecutor: &agentapi.ExecutorRef{
+					FrameworkID: e.FrameworkID, ExecutorID: e.Info.ExecutorID}})
+			}
+			continue
+		}
 		if e.Command {
 			continue
 		}
@@ -294,7 +365,10 @@ func (m *Master) reregisterLocked(conn AgentConn, reg *agentapi.Register, total 
 		info := e.Info
 		ag.addExecutor(e.FrameworkID.Value, &info, res, e.Role)
 	}
-	// Re-add the agent to the allocator with what it runs.
+	// Re-add the agent to the allocator with what it runs. Refused tasks
+	// and executors are not counted: the master holds them terminal, so
+	// their resources are free from now on, as a torn-down framework's
+	// are (see the package doc).
 	used := map[[2]string]core.Resources{}
 	for _, t := range ag.tasks {
 		if !t.state.Terminal() {
@@ -323,6 +397,17 @@ func (m *Master) reregisterLocked(conn AgentConn, reg *agentapi.Register, total 
 		_ = m.alloc.AddAgent(ai)
 	}
 	m.sendRegistered(ag)
+	// The shutdowns go out before any offer on the agent can be accepted,
+	// so a framework shut down here has nothing newer on the agent.
+	for _, fid := range slices.Sorted(maps.Keys(shutdown)) {
+		m.log.Warn("agent back from unreachable: shutting down a framework that is not partition-aware on it",
+			"agent", id, "framework", fid, "unreachable_since", unreachableSince)
+		ag.send(&agentapi.Event{Type: agentapi.EventShutdownFramework,
+			ShutdownFramework: &agentapi.FrameworkRef{FrameworkID: mesos.ID{Value: fid}}})
+	}
+	for _, ev := range kills {
+		ag.send(ev)
+	}
 	for fid := range ag.executors {
 		if fw := m.frameworks[fid]; fw != nil {
 			ag.send(&agentapi.Event{Type: agentapi.EventUpdateFramework, UpdateFramework: &fw.info})
@@ -330,8 +415,42 @@ func (m *Master) reregisterLocked(conn AgentConn, reg *agentapi.Register, total 
 	}
 	// Resend pending acknowledgements' updates to connected frameworks is
 	// the agent's job: it retries its own unacknowledged updates.
-	m.log.Info("agent re-registered", "agent", id, "tasks", len(ag.tasks))
+	m.log.Info("agent re-registered", "agent", id, "tasks", len(ag.tasks), "refused_tasks", len(ag.refusedTasks))
 	return id, nil
+}
+
+// refuseTaskLocked handles a task that an agent back from unreachable
+// reports and that the master does not take back, its framework not
+// being partition-aware: that framework was told, or is told by
+// reconciliation, that the task is TASK_LOST, and so it stays. The
+// master records it completed as TASK_LOST and tells the framework so
+// once more, now that it knows the task (after a failover it did not
+// when the agent was marked unreachable). Its resources never reach the
+// allocator.
+func (m *Master) refuseTaskLocked(ag *agent, fw *framework, rt *agentapi.Task, unreachableSince, now time.Time) {
+	ag.refuse(taskKey{fw.id, rt.TaskID.Value}, rt.ExecutorID.Val())
+	res, _ := core.NewResources(rt.Resources...) // shown in state only
+	role := rt.Role
+	if role == "" {
+		role = fw.roles[0]
+	}
+	s := masterStatus(rt.TaskID.Value, ag.id, mesos.TaskLost, mesos.ReasonAgentRemoved,
+		"Agent re-registered after it was marked unreachable; the framework is not partition-aware, so the task is killed", now)
+	s.UnreachableTime = &mesos.TimeInfo{Nanoseconds: unreachableSince.UnixNano()}
+	t := &task{id: rt.TaskID.Value, name: rt.Name, framework: fw.id, agent: ag.id, executor: rt.ExecutorID.Val(),
+		role: role, resources: res, state: mesos.TaskLost, statuses: append(slices.Clone(rt.Statuses), s),
+		launched: now, recovered: true}
+	m.metrics.TaskStates[mesos.TaskLost]++
+	fw.send(updateEvent(s))
+	fw.completeTask(t, m.cfg.MaxCompletedTasksPerFramework)
+}
+
+// refuse notes a refused task and its executor ("" for none).
+func (ag *agent) refuse(key taskKey, executor string) {
+	ag.refusedTasks[key] = true
+	if executor != "" {
+		ag.refusedExecutors[executorKey{key.framework, executor}] = true
+	}
 }
 
 func (m *Master) recoverFrameworkLocked(id string, fi mesos.FrameworkInfo, now time.Time) *framework {
@@ -394,6 +513,12 @@ func (m *Master) AgentCalls(calls []agentapi.Call, now time.Time) {
 func (m *Master) executorExitedLocked(ag *agent, e *agentapi.ExecutorExited) {
 	fid, eid := e.FrameworkID.Value, e.ExecutorID.Value
 	ex := ag.executors[fid][eid]
+	if k := (executorKey{fid, eid}); ex == nil && ag.refusedExecutors[k] {
+		// Shut down when the agent came back from unreachable: its
+		// framework holds its tasks lost and hears nothing of it.
+		delete(ag.refusedExecutors, k)
+		return
+	}
 	if ex != nil {
 		delete(ag.executors[fid], eid)
 		if len(ag.executors[fid]) == 0 {

@@ -46,8 +46,64 @@
 // on such an agent gets no answer. At the deadline Housekeep marks the
 // agents still missing unreachable, in one registry write, and frameworks
 // get the usual answers (TASK_LOST, or TASK_UNREACHABLE if partition
-// aware); an unreachable agent may still re-register with its id and
-// tasks. If more than RecoveryAgentRemovalLimit of the recovered agents
-// are missing, nothing is written and Housekeep returns ErrRecoveryLimit:
+// aware); an unreachable agent may still re-register with its id, and
+// comes back with its partition-aware frameworks' tasks only (below). If
+// more than RecoveryAgentRemovalLimit of the recovered agents are
+// missing, nothing is written and Housekeep returns ErrRecoveryLimit:
 // the master must fail over. recovery.go has the details.
+//
+// # Back from unreachable
+//
+// An agent marked unreachable re-registers through MarkReachable
+// (reregisterLocked), but the master does not take back all it reports.
+// A framework that is not partition-aware was told, or is told by
+// reconciliation, that the agent's tasks are TASK_LOST, which is
+// terminal: taking such a task back as running would leave the
+// framework believing gone a task that runs. So, as Mesos 1.1 to 1.4 did
+// (master.cpp, __reregisterSlave):
+//
+//   - The tasks and executors of frameworks that are not partition-aware
+//     are refused. Each refused task is recorded completed as TASK_LOST
+//     (REASON_AGENT_REMOVED, with the time the agent became unreachable),
+//     and its framework is told TASK_LOST once more, now that the master
+//     knows the task (after a failover it did not when it marked the
+//     agent). The agent gets SHUTDOWN_FRAMEWORK for each such framework,
+//     after REGISTERED and before any offer on it can be accepted, so
+//     that nothing newer of the framework is there to go with them.
+//   - The tasks and executors of partition-aware frameworks are taken
+//     back as reported. Their frameworks were told TASK_UNREACHABLE, which
+//     is not terminal, and reconciliation now answers their state.
+//
+// Which frameworks are partition-aware is read from the master's
+// framework records (for a framework it learns from this agent, from the
+// agent's report): the same test that chose reconciliation's answer
+// (framework.lostState).
+//
+// Refused tasks and executors are not counted in the allocator: the agent
+// is re-added with only what was taken back, so their resources are
+// offered at once, though the agent may still be killing them for a grace
+// period. Teardown does the same (removeFrameworkLocked), as did Mesos.
+// Holding them until the agent reports the kill done would hang on
+// updates the agent need not send (it drops a shut-down framework's
+// pending updates), and would leak if they never came.
+//
+// The agent record remembers what it refused (agent.refusedTasks and
+// refusedExecutors) while the agent reports it. The agent's status
+// updates for a refused task (a RUNNING resent from before the
+// partition, the kill's TASK_KILLED) are acknowledged by the master,
+// neither recorded nor forwarded, and recover no resources; a refused
+// executor's exit is not reported. At a later re-registration a refused
+// task still reported is refused again and killed on its own (KILL_TASK:
+// by then the framework may run newer tasks on the agent, which
+// SHUTDOWN_FRAMEWORK would kill too). A task or executor the master has a
+// record of is never refused. This memory is soft state: a new master
+// takes back everything an admitted agent reports.
+//
+// Mesos 1.5 dropped this and takes every task back, sending the framework
+// its latest state: it called this use of ShutdownFrameworkMessage a
+// misuse (MESOS-7215, a race on re-registration of frameworks that are
+// not partition-aware). Here the shutdown precedes, on the agent's
+// ordered stream, every launch this master can make there; what remains
+// is the agent's to handle: a launch on an executor id of the framework
+// that is still shutting down.
 package master

@@ -26,8 +26,11 @@ import (
 //     (MarkUnreachable at that Housekeep's now), counted in
 //     RecoveryAgentRemovals, and every framework gets a FAILURE for each,
 //     as for an agent removed by health checks. Such an agent may still
-//     come back: it re-registers through MarkReachable with its id and
-//     its tasks, as any unreachable agent does.
+//     come back: it re-registers through MarkReachable with its id, as
+//     any unreachable agent does, and is taken back with the tasks of its
+//     partition-aware frameworks only. The others' frameworks hold their
+//     tasks TASK_LOST (reconciliation answers so from now on), so those
+//     tasks are killed, not revived ("Back from unreachable" in doc.go).
 //   - If more are missing, so many agents failing at once is more likely a
 //     fault of this master (a wrong registry, a network split) than of the
 //     agents: nothing is written, and Housekeep returns ErrRecoveryLimit

@@ -4,11 +4,15 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/datadriven"
+
 	"meseta/alloc"
 	"meseta/core"
+	"meseta/core/agentapi"
 	"meseta/core/mesos"
 	"meseta/core/registry"
 )
@@ -149,4 +153,63 @@ func (s *flakyStore) Apply(ops ...registry.Op) error {
 		return errors.New("test: registry unavailable")
 	}
 	return s.Store.Apply(ops...)
+}
+
+// TestBackFromUnreachableExecutors: an agent back from unreachable
+// reports a custom executor of plain, not partition-aware, and one of
+// pa, partition-aware. plain's is refused: the master does not hold it,
+// the allocator does not count it (the offer is the agent's total less
+// pa's executor, cpus:2;mem:512 - cpus:0.5;mem:32), and its exit is not
+// reported to plain and frees nothing; pa's is taken back, and its exit
+// is reported and frees its resources as usual.
+func TestBackFromUnreachableExecutors(t *testing.T) {
+	mem := registry.NewMemory()
+	t0 := time.Unix(1_800_000_000, 0)
+	if err := mem.Apply(registry.Op{Kind: registry.AdmitAgent, AgentID: "A", Info: []byte("{}")},
+		registry.Op{Kind: registry.MarkUnreachable, AgentID: "A", Time: t0}); err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, mem)
+	for _, fw := range []struct {
+		name string
+		args []datadriven.CmdArg
+	}{{"plain", nil}, {"pa", []datadriven.CmdArg{{Key: "partition-aware"}}}} {
+		if err := h.subscribe(&datadriven.TestData{CmdArgs: fw.args}, fw.name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.flush()
+	executor := func(fw string) agentapi.Executor {
+		return agentapi.Executor{FrameworkID: mesos.ID{Value: h.wireName(fw)}, Role: "*", Info: mesos.ExecutorInfo{
+			ExecutorID: mesos.ID{Value: "x-" + fw}, Resources: core.MustParseResources("cpus:0.5;mem:32")}}
+	}
+	c := &fakeConn{name: "A", h: h}
+	h.agents["A"], h.names["A"] = c, "A"
+	reg := &agentapi.Register{AgentInfo: mesos.AgentInfo{Hostname: "A", ID: &mesos.ID{Value: "A"},
+		Resources: core.MustParseResources("cpus:2;mem:512")},
+		Executors: []agentapi.Executor{executor("plain"), executor("pa")}}
+	if _, err := h.m.SubscribeAgent(agentConn{c}, &agentapi.Call{Type: agentapi.CallReregister, Register: reg}, h.now); err != nil {
+		t.Fatal(err)
+	}
+	got := h.flush()
+	for _, want := range []string{"A <- SHUTDOWN_FRAMEWORK plain\n", "A <- UPDATE_FRAMEWORK pa\n", "plain <- OFFERS o1=A:cpus:1.5;mem:480(*)\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("after re-registering: no %q in\n%s", want, got)
+		}
+	}
+	h.m.mu.Lock()
+	ag := h.m.agents["A"]
+	if ag.executors[h.wireName("plain")] != nil || ag.executors[h.wireName("pa")]["x-pa"] == nil {
+		t.Errorf("the master holds executors %v, want pa's only", ag.executors)
+	}
+	h.m.mu.Unlock()
+
+	for _, fw := range []string{"plain", "pa"} {
+		h.m.AgentCalls([]agentapi.Call{{Type: agentapi.CallExecutorExited, AgentID: &mesos.ID{Value: "A"},
+			ExecutorExited: &agentapi.ExecutorExited{FrameworkID: mesos.ID{Value: h.wireName(fw)},
+				ExecutorID: mesos.ID{Value: "x-" + fw}, Status: 9}}}, h.now)
+	}
+	if got, want := h.flush(), "pa <- FAILURE agent=A executor=x-pa status=9\npa <- OFFERS o2=A:cpus:0.5;mem:32(*)\n"; got != want {
+		t.Errorf("after both executors exit: got\n%swant\n%s", got, want)
+	}
 }

@@ -33,14 +33,20 @@ func (m *Master) statusUpdateLocked(ag *agent, u *agentapi.StatusUpdate, now tim
 	s.AgentID = &mesos.ID{Value: ag.id}
 	fwID := u.FrameworkID.Value
 	fw := m.frameworks[fwID]
-	if fw == nil {
-		// A framework that was torn down: nobody will acknowledge, so
-		// acknowledge for it and let the agent's stream drain.
+	var t *task
+	if fw != nil {
+		t = fw.tasks[s.TaskID.Value]
+	}
+	if fw == nil || t == nil && ag.refusedTasks[taskKey{fwID, s.TaskID.Value}] {
+		// A framework that was torn down, or a task the master refused
+		// when the agent came back from unreachable (its framework holds
+		// it TASK_LOST and must hear nothing more of it; see "Back from
+		// unreachable" in the package doc). Nobody will acknowledge, so
+		// acknowledge for the framework and let the agent's stream drain.
 		ag.send(&agentapi.Event{Type: agentapi.EventAcknowledge, Acknowledge: &agentapi.Acknowledge{
 			FrameworkID: u.FrameworkID, TaskID: s.TaskID, UUID: s.UUID}})
 		return
 	}
-	t := fw.tasks[s.TaskID.Value]
 	if t == nil {
 		// Unknown to the master (for example an update about a task that
 		// is already complete and acknowledged): forward anyway so the

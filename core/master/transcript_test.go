@@ -423,9 +423,12 @@ func (h *harness) agent(d *datadriven.TestData, name string) error {
 		if v, ok := h.arg(d, "tasks"); ok {
 			for _, ft := range strings.Split(v, ",") {
 				fw, task, _ := strings.Cut(ft, "/")
+				// A command task: its executor has the task's id, as
+				// agentd's command executors do.
 				call.Register.Tasks = append(call.Register.Tasks, agentapi.Task{Role: "*", Task: mesos.Task{
 					Name: task, TaskID: mesos.ID{Value: task}, FrameworkID: mesos.ID{Value: h.wireName(fw)},
-					State: mesos.TaskRunning, Resources: core.MustParseResources("cpus:1;mem:32")}})
+					ExecutorID: &mesos.ID{Value: task}, State: mesos.TaskRunning,
+					Resources: core.MustParseResources("cpus:1;mem:32")}})
 			}
 		}
 	}
@@ -589,7 +592,8 @@ func (h *harness) pong(name string) error {
 }
 
 // state prints the master's view: frameworks with their tasks, agents
-// with what is used on them, and the registry.
+// with what is used on them and the tasks refused when they came back
+// from unreachable, and the registry.
 func (h *harness) state() string {
 	var b strings.Builder
 	st := h.m.State(nil)
@@ -613,6 +617,16 @@ func (h *harness) state() string {
 	}
 	for _, a := range st.Slaves {
 		fmt.Fprintf(&b, "agent %s active=%v used cpus=%v offered cpus=%v\n", h.name(a.ID), a.Active, a.UsedResources["cpus"], a.OfferedResources["cpus"])
+		h.m.mu.Lock()
+		var refused []string
+		for k := range h.m.agents[a.ID].refusedTasks {
+			refused = append(refused, h.name(k.framework)+"/"+k.task)
+		}
+		h.m.mu.Unlock()
+		if len(refused) > 0 {
+			slices.Sort(refused)
+			fmt.Fprintf(&b, "  refused %s\n", strings.Join(refused, " "))
+		}
 	}
 	for _, a := range st.RecoveredSlaves {
 		fmt.Fprintf(&b, "recovered agent %s (expected back)\n", h.name(a.ID))

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -49,10 +50,11 @@ func TestMasterRestartKeepsAgents(t *testing.T) {
 	}
 }
 
-// TestLostAgent is acceptance 7b: an agent that stops answering pings
-// (SIGSTOP) is removed after agent_ping_timeout × max_agent_ping_timeouts;
-// the framework sees TASK_LOST and FAILURE. Woken up, the agent is
-// refused, kills its task and registers again under a new id.
+// TestLostAgent is acceptance 6 of the HA issue: an agent that stops
+// answering pings (SIGSTOP) is removed after agent_ping_timeout ×
+// max_agent_ping_timeouts; a framework sees TASK_LOST and FAILURE, a
+// PARTITION_AWARE one TASK_UNREACHABLE. Woken up, the agent is refused,
+// kills its tasks and registers again under a new id.
 func TestLostAgent(t *testing.T) {
 	c := newCluster(t, clusterOpts{agents: 1,
 		masterFlags: []string{"--agent_ping_timeout=300ms", "--max_agent_ping_timeouts=3"}})
@@ -60,9 +62,17 @@ func TestLostAgent(t *testing.T) {
 	launchOne(f, func(o mesos.Offer) mesos.TaskInfo { return commandTask("stranded", o, "cpus:0.5;mem:32", "sleep 600") })
 	running := f.waitState("stranded", mesos.TaskRunning, 20*time.Second)
 	oldID := running.AgentID.Value
-	pid := 0
+	paInfo := newFrameworkInfo("partition-aware")
+	paInfo.Capabilities = []mesos.Capability{{Type: mesos.CapPartitionAware}}
+	pa := subscribe(t, c.master.addr, paInfo)
+	launchOne(pa, func(o mesos.Offer) mesos.TaskInfo { return commandTask("aware", o, "cpus:0.5;mem:32", "sleep 600") })
+	pa.waitState("aware", mesos.TaskRunning, 20*time.Second)
+	var pids []int
 	for _, e := range getJSON(t, "http://"+c.agents[0].addr+"/state")["executors"].([]any) {
-		pid = int(num(e.(map[string]any)["pid"]))
+		pids = append(pids, int(num(e.(map[string]any)["pid"])))
+	}
+	if len(pids) != 2 {
+		t.Fatalf("executor pids %v, want 2", pids)
 	}
 
 	stopped := time.Now()
@@ -76,6 +86,12 @@ func TestLostAgent(t *testing.T) {
 	}
 	if took < 900*time.Millisecond {
 		t.Fatalf("agent removed after %v, before 3 × 300ms of missed pings", took)
+	}
+	unreachable := pa.next(20*time.Second, func(e *mesos.Event) bool {
+		return e.Type == mesos.EventUpdate && e.Update.Status.TaskID.Value == "aware"
+	}).Update.Status
+	if unreachable.State != mesos.TaskUnreachable {
+		t.Fatalf("partition-aware framework after SIGSTOP: %s %s %s", unreachable.State, unreachable.Reason, unreachable.Message)
 	}
 	fail := f.next(10*time.Second, func(e *mesos.Event) bool { return e.Type == mesos.EventFailure })
 	if fail.Failure.AgentID.Val() != oldID {
@@ -93,6 +109,6 @@ func TestLostAgent(t *testing.T) {
 			return false
 		}
 		id := slaves[0].(map[string]any)["id"].(string)
-		return id != oldID && (pid == 0 || !alive(pid))
+		return id != oldID && !slices.ContainsFunc(pids, alive)
 	})
 }

@@ -15,7 +15,7 @@ func admit(id string) registry.Op {
 	return registry.Op{Kind: registry.AdmitAgent, AgentID: id, Info: []byte(`{"hostname":"` + id + `"}`)}
 }
 
-func openPebble(t *testing.T, dir string) *registry.Pebble {
+func openPebble(t testing.TB, dir string) *registry.Pebble {
 	t.Helper()
 	p, err := registry.OpenPebble(dir)
 	if err != nil {

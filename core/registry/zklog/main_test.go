@@ -36,7 +36,7 @@ var shared struct {
 	err  error
 }
 
-func server(t *testing.T) string {
+func server(t testing.TB) string {
 	t.Helper()
 	shared.once.Do(func() {
 		shared.dir, shared.err = os.MkdirTemp("", "zklog-zk-")
@@ -58,7 +58,7 @@ type quiet struct{}
 func (quiet) Printf(string, ...any) {}
 
 // connect opens a session; the test closes it at cleanup.
-func connect(t *testing.T) *zk.Conn {
+func connect(t testing.TB) *zk.Conn {
 	t.Helper()
 	conn, ev, err := zk.Connect([]string{server(t)}, 2*time.Second, zk.WithLogger(quiet{}))
 	if err != nil {
@@ -82,7 +82,7 @@ func connect(t *testing.T) *zk.Conn {
 
 // contend creates an election-like ephemeral znode under root/election
 // with conn's session and returns its path: the fence of a leader.
-func contend(t *testing.T, conn *zk.Conn, root string) string {
+func contend(t testing.TB, conn *zk.Conn, root string) string {
 	t.Helper()
 	if err := ensurePath(conn, root+"/election"); err != nil {
 		t.Fatal(err)
@@ -100,7 +100,7 @@ var rootSeq struct {
 }
 
 // newRoot returns a fresh root path for one test.
-func newRoot(t *testing.T) string {
+func newRoot(testing.TB) string {
 	rootSeq.mu.Lock()
 	defer rootSeq.mu.Unlock()
 	rootSeq.n++
