@@ -12,4 +12,13 @@
 // from the connection's own goroutine, so the master never blocks on a
 // slow client. Timers (allocation sweeps, agent health checks, framework
 // failover) run on one goroutine that feeds the master the time.
+//
+// With --zk (server.go, runHA) the process starts as a standby: it
+// contends for leadership through package core/election, follows the
+// replicated registry (core/registry/zklog) into its own Pebble, and
+// answers as a standby (state naming the leader, 307 redirects). Elected,
+// it catches up with the registry and builds the master; from then on the
+// election lease is checked before every request and timer tick, and the
+// process exits the moment leadership is lost (docs/ha.md). server.cur is
+// the master while leading, nil before; deposed, once set, stays set.
 package main

@@ -498,3 +498,38 @@ func TestRegistryKeepsTasks(t *testing.T) {
 	}
 	requireNoLoss(f)
 }
+
+// TestRecoveryRemovalLimit: after a failover, when more of the admitted
+// agents than --recovery_agent_removal_limit fail to re-register within
+// --agent_reregister_timeout, the new leader marks none of them
+// unreachable and fails over instead (exits non-zero), as Mesos does.
+func TestRecoveryRemovalLimit(t *testing.T) {
+	c := newHACluster(t, 2, 2, "--agent_reregister_timeout=2secs", "--recovery_agent_removal_limit=40%")
+	li, addr := c.waitLeader(30 * time.Second)
+	c.waitAgents(addr, 2, 30*time.Second)
+	for _, a := range c.agents {
+		a.signal(syscall.SIGSTOP)
+	}
+	oldID := c.masterID(addr)
+	c.masters[li].kill()
+	ni, naddr := c.waitLeader(30*time.Second, oldID)
+	if st := getJSON(t, "http://"+naddr+"/master/state"); len(st["recovered_slaves"].([]any)) != 2 {
+		t.Fatalf("the new leader expects %v, want both agents", st["recovered_slaves"])
+	}
+	next := c.masters[ni]
+	select {
+	case <-next.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the new leader did not fail over with 2 of 2 agents missing and a 40% limit")
+	}
+	if code := next.cmd.ProcessState.ExitCode(); code == 0 {
+		t.Fatal("the leader that failed over exited with status 0")
+	}
+	b, _ := os.ReadFile(next.log)
+	if !strings.Contains(string(b), "recovery agent removal limit exceeded") {
+		t.Fatalf("its log does not name the limit:\n%s", tail(b, 3000))
+	}
+	for _, a := range c.agents {
+		a.signal(syscall.SIGCONT)
+	}
+}
