@@ -151,6 +151,14 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 		if err := s.lead(store, &wg); err != nil {
 			return err
 		}
+	} else {
+		// Set before the server starts: handlers read it unlocked.
+		det, err := election.NewDetector(cfg.zkServers, cfg.zkPath, cfg.zkSessionTimeout, log)
+		if err != nil {
+			return fmt.Errorf("--zk=%s: %w", cfg.zk, err)
+		}
+		defer det.Close()
+		s.detector = det
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -234,12 +242,6 @@ func (s *server) fail(err error) {
 // is lost. A standby whose session ends contends again with a new one.
 func (s *server) runHA(ctx context.Context, store zklog.Local, errc <-chan error, wg *sync.WaitGroup) error {
 	cfg := s.cfg
-	det, err := election.NewDetector(cfg.zkServers, cfg.zkPath, cfg.zkSessionTimeout, s.log)
-	if err != nil {
-		return fmt.Errorf("--zk=%s: %w", cfg.zk, err)
-	}
-	defer det.Close()
-	s.detector = det
 	data, err := json.Marshal(s.info)
 	if err != nil {
 		return err

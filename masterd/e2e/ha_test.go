@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -75,10 +76,14 @@ type haCluster struct {
 	det         *election.Detector
 }
 
+var clusterSeq atomic.Int64
+
 func newHACluster(t *testing.T, masters, agents int, masterFlags ...string) *haCluster {
 	t.Helper()
 	servers := zkEnsemble(t)
-	c := &haCluster{t: t, dir: t.TempDir(), servers: servers, path: "/meseta-e2e/" + t.Name(), masterFlags: masterFlags}
+	// A path of its own, also when a test runs more than once (-count).
+	path := fmt.Sprintf("/meseta-e2e/%s-%d", t.Name(), clusterSeq.Add(1))
+	c := &haCluster{t: t, dir: t.TempDir(), servers: servers, path: path, masterFlags: masterFlags}
 	c.url = "zk://" + strings.Join(servers, ",") + c.path
 	t.Cleanup(func() { (&cluster{t: t, dir: c.dir}).checkNoLeaks() })
 	det, err := election.NewDetector(servers, c.path, 2*time.Second, slog.New(slog.DiscardHandler))
