@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	zkclient "github.com/go-zookeeper/zk"
+
 	"meseta/core/election"
 	"meseta/core/election/zkserver"
 	"meseta/core/mesos"
@@ -538,3 +540,64 @@ func TestRecoveryRemovalLimit(t *testing.T) {
 		a.signal(syscall.SIGCONT)
 	}
 }
+
+// TestStandbyRecontends: a standby whose ZooKeeper session expires (it was
+// stopped past the session timeout) does not exit: it contends again with
+// a new session, stays a standby while the leader lives, and takes over
+// when the leader goes.
+func TestStandbyRecontends(t *testing.T) {
+	c := newHACluster(t, 2, 0)
+	li, addr := c.waitLeader(30 * time.Second)
+	standby := c.masters[1-li]
+	leaderID := c.masterID(addr)
+	standby.signal(syscall.SIGSTOP)
+	// The standby's session expires while it is stopped: wait until its
+	// znode is gone, as the leader's own listing shows it.
+	eventually(t, 20*time.Second, "the stopped standby's znode to expire", func() bool {
+		children, err := c.electionChildren()
+		return err == nil && len(children) == 1
+	})
+	standby.signal(syscall.SIGCONT)
+	eventually(t, 20*time.Second, "the standby to contend again", func() bool {
+		children, err := c.electionChildren()
+		return err == nil && len(children) == 2
+	})
+	select {
+	case <-standby.done:
+		t.Fatal("the standby exited after losing its session")
+	default:
+	}
+	b, _ := os.ReadFile(standby.log)
+	if !strings.Contains(string(b), "standby lost its ZooKeeper session; contending again") {
+		t.Fatalf("the standby's log does not say it contended again:\n%s", tail(b, 3000))
+	}
+	if m := getJSON(t, "http://"+standby.addr+"/metrics/snapshot"); num(m["master/elected"]) != 0 {
+		t.Fatal("the resumed standby acts as the leader while the leader lives")
+	}
+	c.masters[li].kill()
+	_, naddr := c.waitLeader(30*time.Second, leaderID)
+	if naddr != standby.addr {
+		t.Fatalf("new leader %s, want the re-contended standby %s", naddr, standby.addr)
+	}
+}
+
+// electionChildren lists the contenders' znodes of the cluster's path.
+func (c *haCluster) electionChildren() ([]string, error) {
+	conn, _, err := zkclient.Connect(c.servers, 2*time.Second, zkclient.WithLogger(quietZK{}))
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	children, _, err := conn.Children(c.path)
+	var out []string
+	for _, ch := range children {
+		if strings.HasPrefix(ch, "json.info_") {
+			out = append(out, ch)
+		}
+	}
+	return out, err
+}
+
+type quietZK struct{}
+
+func (quietZK) Printf(string, ...any) {}
