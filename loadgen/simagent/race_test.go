@@ -1,0 +1,5 @@
+//go:build race
+
+package simagent
+
+const raceEnabled = true

@@ -1,0 +1,64 @@
+package synth
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"strconv"
+
+	"meseta/core/mesos"
+)
+
+// encoder writes the frequent calls of one subscribed framework from
+// prefixes encoded once.
+type encoder struct {
+	ack     []byte // {"framework_id":{...},"type":"ACKNOWLEDGE","acknowledge":{"agent_id":{"value":
+	decline []byte // {"framework_id":{...},"type":"DECLINE","decline":{"offer_ids":[
+}
+
+func newEncoder(frameworkID string) encoder {
+	fw := appendJSONString([]byte(`{"framework_id":{"value":`), frameworkID)
+	fw = append(fw, `},"type":`...)
+	return encoder{
+		ack:     append(append([]byte(nil), fw...), `"ACKNOWLEDGE","acknowledge":{"agent_id":{"value":`...),
+		decline: append(append([]byte(nil), fw...), `"DECLINE","decline":{"offer_ids":[`...),
+	}
+}
+
+func (e *encoder) appendAck(dst []byte, agentID, taskID string, uuid []byte) []byte {
+	dst = append(dst, e.ack...)
+	dst = appendJSONString(dst, agentID)
+	dst = append(dst, `},"task_id":{"value":`...)
+	dst = appendJSONString(dst, taskID)
+	dst = append(dst, `},"uuid":"`...)
+	dst = base64.StdEncoding.AppendEncode(dst, uuid)
+	return append(dst, `"}}`...)
+}
+
+func (e *encoder) appendDecline(dst []byte, offers []mesos.ID, refuseSeconds float64) []byte {
+	dst = append(dst, e.decline...)
+	for i, id := range offers {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `{"value":`...)
+		dst = appendJSONString(dst, id.Value)
+		dst = append(dst, '}')
+	}
+	dst = append(dst, `],"filters":{"refuse_seconds":`...)
+	dst = strconv.AppendFloat(dst, refuseSeconds, 'g', -1, 64)
+	return append(dst, `}}}`...)
+}
+
+// appendJSONString appends s as a JSON string: directly when it is plain
+// printable ASCII (ids always are), else through encoding/json.
+func appendJSONString(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			b, _ := json.Marshal(s)
+			return append(dst, b...)
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
+}

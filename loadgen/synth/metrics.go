@@ -1,0 +1,82 @@
+package synth
+
+import (
+	"maps"
+	"time"
+
+	"meseta/core/mesos"
+)
+
+// Stats is what a framework (or a group, summed) saw and did.
+type Stats struct {
+	Subscribes      int64 // SUBSCRIBED events: the first and every re-subscription
+	Redirects       int64 // 307 answers followed
+	OffersReceived  int64
+	OffersAccepted  int64 // offers used by an ACCEPT with at least one task
+	OffersDeclined  int64 // offers declined (with the filter)
+	OffersRescinded int64
+	TasksLaunched   int64 // tasks in ACCEPT calls the master took (202)
+	Acks            int64 // ACKNOWLEDGE calls that got 202
+	Duplicates      int64 // updates whose task, state and uuid were seen before
+	Heartbeats      int64
+	Suppresses      int64
+	Revives         int64
+	CallErrors      int64 // calls that failed or were refused
+	// Updates counts UPDATE events by state (duplicates included).
+	Updates map[mesos.TaskState]int64
+	// Latencies holds submit→TASK_RUNNING for every task that reached
+	// TASK_RUNNING, submit being when its ACCEPT call was sent.
+	Latencies []time.Duration
+
+	frameworkID string
+}
+
+// Add adds o into s.
+func (s *Stats) Add(o Stats) {
+	s.Subscribes += o.Subscribes
+	s.Redirects += o.Redirects
+	s.OffersReceived += o.OffersReceived
+	s.OffersAccepted += o.OffersAccepted
+	s.OffersDeclined += o.OffersDeclined
+	s.OffersRescinded += o.OffersRescinded
+	s.TasksLaunched += o.TasksLaunched
+	s.Acks += o.Acks
+	s.Duplicates += o.Duplicates
+	s.Heartbeats += o.Heartbeats
+	s.Suppresses += o.Suppresses
+	s.Revives += o.Revives
+	s.CallErrors += o.CallErrors
+	if len(o.Updates) > 0 && s.Updates == nil {
+		s.Updates = map[mesos.TaskState]int64{}
+	}
+	for k, v := range o.Updates {
+		s.Updates[k] += v
+	}
+	s.Latencies = append(s.Latencies, o.Latencies...)
+}
+
+func (s *Stats) clone() Stats {
+	c := *s
+	c.Updates = maps.Clone(s.Updates)
+	c.Latencies = append([]time.Duration(nil), s.Latencies...)
+	return c
+}
+
+// Task is a framework's record of one launched task.
+type Task struct {
+	ID, AgentID string
+	Submitted   time.Time       // when its ACCEPT call was sent
+	Running     time.Time       // first TASK_RUNNING; zero if none
+	State       mesos.TaskState // latest state received
+	// Terminal counts the distinct terminal updates received (1 for a
+	// task that ended once, as it should; duplicates not counted).
+	Terminal int
+	// seen lists the (state, uuid) pairs received, to spot duplicates;
+	// a task sees a handful of updates, so a slice beats a map.
+	seen []stateUUID
+}
+
+type stateUUID struct {
+	state mesos.TaskState
+	uuid  string
+}
