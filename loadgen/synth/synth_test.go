@@ -105,8 +105,7 @@ func TestFrameworksAgainstMasterd(t *testing.T) {
 		t.Errorf("%d duplicate updates", all.Duplicates)
 	}
 	var withUUID int64
-	for st, n := range all.Updates {
-		_ = st
+	for _, n := range all.Updates {
 		withUUID += n
 	}
 	if all.Acks != withUUID || all.CallErrors != 0 {
