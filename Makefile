@@ -57,6 +57,7 @@ fuzz:
 	$(GO) test ./core/registry -run '^$$' -fuzz FuzzApply -fuzztime $(FUZZTIME)
 	$(GO) test ./core/registry -run '^$$' -fuzz FuzzDecodeBatch -fuzztime $(FUZZTIME)
 	$(GO) test ./core/checkpoint -run '^$$' -fuzz FuzzDecodeRecord -fuzztime $(FUZZTIME)
+	$(GO) test ./profiles -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME)
 	$(GO) test ./core/election -run '^$$' -fuzz FuzzParseURL -fuzztime $(FUZZTIME)
 	$(GO) test ./agentd/fetcher -run '^$$' -fuzz FuzzExtractTar -fuzztime $(FUZZTIME)
 	$(GO) test ./agentd/sandbox -run '^$$' -fuzz FuzzResolve -fuzztime $(FUZZTIME)

@@ -1,17 +1,12 @@
 package profiles
 
 import (
-	"bytes"
 	"embed"
-	"encoding/json"
-	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path"
-	"slices"
 	"strings"
-
-	"meseta/core"
 )
 
 //go:embed *.json
@@ -23,7 +18,10 @@ type Profile struct {
 	Description string           `json:"description"`
 	Cluster     Cluster          `json:"cluster"`
 	Frameworks  []FrameworkGroup `json:"frameworks"`
-	Bench       Bench            `json:"bench"`
+	// Run is the load generator's run; a profile without one is for the
+	// bench harness only, and its framework groups need no task shapes.
+	Run   *Run  `json:"run,omitempty"`
+	Bench Bench `json:"bench"`
 }
 
 // Cluster is the shape of the agents.
@@ -39,10 +37,16 @@ type Cluster struct {
 	Racks int `json:"racks,omitempty"`
 }
 
-// FrameworkGroup is Count frameworks of one kind.
+// FrameworkGroup is Count frameworks of one kind. The fields after Limit
+// shape the load generator's frameworks; which of them a kind takes is in
+// the table on Validate and in docs/profiles.md.
 type FrameworkGroup struct {
 	// Kind is the framework's behaviour: "decliner" (declines every offer
-	// with an infinite filter), "greedy", "service", "picky" or "bursty".
+	// with an infinite filter), "greedy" (a batch scheduler: launches
+	// TotalTasks tasks, or Rate a second, on every offer it can use),
+	// "service" (keeps Instances tasks running), "picky" (a batch
+	// scheduler that declines most offers with a filter) or "bursty"
+	// (alternates Idle and Flood phases).
 	Kind  string `json:"kind"`
 	Count int    `json:"count"`
 	// Role is the frameworks' role; a "%d" is replaced by the framework's
@@ -53,6 +57,86 @@ type FrameworkGroup struct {
 	// (`cpus:2;mem:2048`); empty means none.
 	Guarantee string `json:"guarantee,omitempty"`
 	Limit     string `json:"limit,omitempty"`
+
+	// Task is the shape of every task the frameworks launch.
+	Task *Task `json:"task,omitempty"`
+	// Instances is how many tasks each service framework keeps running.
+	Instances int `json:"instances,omitempty"`
+	// TotalTasks is how many tasks each framework launches before it is
+	// done (greedy, picky; for bursty, per flood); 0 means no end.
+	TotalTasks int64 `json:"total_tasks,omitempty"`
+	// Rate is each framework's launches per second (greedy, picky, and
+	// bursty during a flood); 0 means as fast as offers allow.
+	Rate float64 `json:"rate,omitempty"`
+	// DeclineFraction is the share of usable offers a picky framework
+	// declines anyway; RefuseSeconds is the filter it declines them with
+	// (0: Mesos's default of 5 seconds).
+	DeclineFraction float64 `json:"decline_fraction,omitempty"`
+	RefuseSeconds   float64 `json:"refuse_seconds,omitempty"`
+	// AttributeMatch is the attributes (`rack:r3`) a picky framework wants;
+	// it declines offers from other agents.
+	AttributeMatch string `json:"attribute_match,omitempty"`
+	// Idle and Flood are a bursty framework's phases: it holds no offers
+	// for Idle, then launches as fast as Rate allows for Flood, and again.
+	Idle  Duration `json:"idle,omitzero"`
+	Flood Duration `json:"flood,omitzero"`
+}
+
+// Task is the shape of a task.
+type Task struct {
+	// Resources is what each task uses, in the Mesos text form
+	// (`cpus:0.1;mem:32`); it must fit on one agent.
+	Resources string `json:"resources"`
+	// Duration is how long each task runs.
+	Duration Distribution `json:"duration"`
+}
+
+// Run is one load-generator run.
+type Run struct {
+	// Duration is the run's length; 0 runs until the workload is done
+	// (every framework's TotalTasks launched and finished).
+	Duration Duration `json:"duration,omitzero"`
+	// Arrival is how the frameworks arrive.
+	Arrival Arrival `json:"arrival,omitzero"`
+	// Faults are injected during the run, in order of At.
+	Faults []Fault `json:"faults,omitempty"`
+	// Masters is the number of masters (0 means 1); more than one needs
+	// ZooKeeper, through which they contend for leadership.
+	Masters   int  `json:"masters,omitempty"`
+	ZooKeeper bool `json:"zookeeper,omitempty"`
+}
+
+// Arrival is how frameworks join the run.
+type Arrival struct {
+	// PerSecond is how many frameworks subscribe a second, in the order of
+	// the groups; 0 subscribes them all at the start.
+	PerSecond float64 `json:"per_second,omitempty"`
+}
+
+// Fault kinds.
+const (
+	KillLeader      = "kill_leader"      // kill -9 the leading master; a standby takes over
+	KillAgents      = "kill_agents"      // kill -9 agents; they stay down
+	PartitionAgents = "partition_agents" // cut agents off from the masters, for For
+	RestartAgents   = "restart_agents"   // kill -9 agents and start them again (they recover)
+)
+
+var faultKinds = []string{KillLeader, KillAgents, PartitionAgents, RestartAgents}
+
+// Fault is one fault to inject.
+type Fault struct {
+	// At is when, from the start of the run.
+	At   Duration `json:"at"`
+	Kind string   `json:"kind"`
+	// Count or Fraction (of cluster.agents) is how many agents an agent
+	// fault hits; exactly one is set. A leader kill takes neither.
+	Count    int     `json:"count,omitempty"`
+	Fraction float64 `json:"fraction,omitempty"`
+	// For is how long a partition lasts (0: the rest of the run).
+	For Duration `json:"for,omitzero"`
+	// Every repeats the fault at At, At+Every, ... (0: once); repeated
+	// agent restarts keep resources coming back continuously.
+	Every Duration `json:"every,omitzero"`
 }
 
 // Bench says which benchmark scenarios to run, and at which sizes.
@@ -82,8 +166,17 @@ type Size struct {
 
 func (s Size) String() string { return fmt.Sprintf("agents=%d/frameworks=%d", s.Agents, s.Frameworks) }
 
+// Framework kinds.
+const (
+	Decliner = "decliner"
+	Greedy   = "greedy"
+	Service  = "service"
+	Picky    = "picky"
+	Bursty   = "bursty"
+)
+
 var (
-	kinds     = []string{"decliner", "greedy", "service", "picky", "bursty"}
+	kinds     = []string{Decliner, Greedy, Service, Picky, Bursty}
 	scenarios = []string{"decline", "quota", "incremental", "churn", "memory"}
 )
 
@@ -117,82 +210,14 @@ func LoadFile(file string) (*Profile, error) {
 
 // Parse decodes and validates a profile; source names it in errors.
 func Parse(source string, data []byte) (*Profile, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
 	var p Profile
-	if err := dec.Decode(&p); err != nil {
+	if err := decodeStrict(data, &p); err != nil {
 		return nil, fmt.Errorf("profiles: %s: %w", source, err)
-	}
-	if dec.More() {
-		return nil, fmt.Errorf("profiles: %s: trailing data after the profile", source)
 	}
 	if err := p.Validate(); err != nil {
 		return nil, fmt.Errorf("profiles: %s: %w", source, err)
 	}
 	return &p, nil
-}
-
-// Validate checks every field and names the first bad one.
-func (p *Profile) Validate() error {
-	var errs []error
-	bad := func(field, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
-	}
-	if p.Name == "" {
-		bad("name", "must be set")
-	}
-	if p.Cluster.Agents <= 0 {
-		bad("cluster.agents", "must be > 0, not %d", p.Cluster.Agents)
-	}
-	if _, err := core.ParseResources(p.Cluster.AgentResources); err != nil || p.Cluster.AgentResources == "" {
-		bad("cluster.agent_resources", "%q is not a resource list: %v", p.Cluster.AgentResources, err)
-	}
-	if p.Cluster.Racks < 0 {
-		bad("cluster.racks", "must be >= 0")
-	}
-	for i, g := range p.Frameworks {
-		f := fmt.Sprintf("frameworks[%d]", i)
-		if !slices.Contains(kinds, g.Kind) {
-			bad(f+".kind", "%q is not one of %s", g.Kind, strings.Join(kinds, ", "))
-		}
-		if g.Count <= 0 {
-			bad(f+".count", "must be > 0, not %d", g.Count)
-		}
-		if err := core.ValidateRole(strings.ReplaceAll(g.Role, "%d", "0")); err != nil {
-			bad(f+".role", "%v", err)
-		}
-		if g.Weight < 0 || g.Weight > 1e6 {
-			bad(f+".weight", "must be in [0, 1e6], not %v", g.Weight)
-		}
-		for field, text := range map[string]string{"guarantee": g.Guarantee, "limit": g.Limit} {
-			if text == "" {
-				continue
-			}
-			if _, err := core.ParseQuantities(text); err != nil {
-				bad(f+"."+field, "%v", err)
-			}
-		}
-	}
-	for _, s := range p.Bench.Scenarios {
-		if !slices.Contains(scenarios, s) {
-			bad("bench.scenarios", "%q is not one of %s", s, strings.Join(scenarios, ", "))
-		}
-	}
-	for i, s := range p.Bench.Grid {
-		if s.Agents <= 0 || s.Frameworks <= 0 {
-			bad(fmt.Sprintf("bench.grid[%d]", i), "agents and frameworks must be > 0, not %d and %d", s.Agents, s.Frameworks)
-		}
-	}
-	if p.Bench.ReferenceBudget < 0 {
-		bad("bench.reference_budget", "must be >= 0")
-	}
-	if p.Bench.Events < 0 || p.Bench.MemoryAgents < 0 || p.Bench.MemoryFrameworks < 0 {
-		bad("bench", "events and memory sizes must be >= 0")
-	}
-	if slices.Contains(p.Bench.Scenarios, "incremental") && (p.Bench.Incremental.Agents <= 0 || p.Bench.Incremental.Frameworks <= 0) {
-		bad("bench.incremental", "agents and frameworks must be > 0 when the incremental scenario runs")
-	}
-	return errors.Join(errs...)
 }
 
 // RoleOf returns the role of the i-th framework of g.
@@ -201,4 +226,29 @@ func (g FrameworkGroup) RoleOf(i int) string {
 		return strings.ReplaceAll(g.Role, "%d", fmt.Sprint(i))
 	}
 	return g.Role
+}
+
+// TotalFrameworks is the number of frameworks over every group.
+func (p *Profile) TotalFrameworks() int {
+	n := 0
+	for _, g := range p.Frameworks {
+		n += g.Count
+	}
+	return n
+}
+
+// Masters is the number of masters the run starts (1 without a run).
+func (p *Profile) Masters() int {
+	if p.Run == nil || p.Run.Masters == 0 {
+		return 1
+	}
+	return p.Run.Masters
+}
+
+// Agents is how many agents f hits, out of agents.
+func (f Fault) Agents(agents int) int {
+	if f.Count > 0 {
+		return f.Count
+	}
+	return int(math.Ceil(f.Fraction * float64(agents)))
 }
