@@ -1,11 +1,5 @@
 package main
 
-import (
-	"fmt"
-	"os"
-)
+import "os"
 
-func main() {
-	fmt.Fprintln(os.Stderr, "loadgen: not built yet; see README.md")
-	os.Exit(2)
-}
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }

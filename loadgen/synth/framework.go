@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"meseta/core"
@@ -100,6 +101,8 @@ type Framework struct {
 	teardown chan chan error
 	done     chan struct{}
 	err      error // set before done is closed
+	// draining is set by Drain: the framework launches nothing more.
+	draining atomic.Bool
 
 	// The fields below are the event loop's own.
 	info      mesos.FrameworkInfo
@@ -190,6 +193,12 @@ func (f *Framework) Submit(n int) {
 	case <-f.done:
 	}
 }
+
+// Drain stops the framework launching tasks (a Service relaunches
+// nothing either); it stays subscribed, declines offers and acknowledges
+// updates, so the tasks it has launched can finish. Picky and Bursty
+// frameworks SUPPRESS at their next event.
+func (f *Framework) Drain() { f.draining.Store(true) }
 
 // Done is closed when the framework has stopped.
 func (f *Framework) Done() <-chan struct{} { return f.done }
@@ -526,6 +535,9 @@ func (f *Framework) subscribed(s *mesos.Subscribed) {
 // wants returns how many tasks the framework would launch now, ignoring
 // the rate limit; math.MaxInt means no limit.
 func (f *Framework) wants() int {
+	if f.draining.Load() {
+		return 0
+	}
 	switch f.cfg.Kind {
 	case Greedy:
 		if f.cfg.Total <= 0 && f.queued <= 0 {

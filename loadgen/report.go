@@ -1,0 +1,211 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"meseta/loadgen/simagent"
+	"meseta/loadgen/synth"
+)
+
+// monitor samples the run once a second and prints the status line.
+type monitor struct {
+	master *masterProc // nil: an external master, not sampled
+	fleet  *simagent.Fleet
+	out    io.Writer
+	tty    bool // out is a terminal: one line rewritten with \r
+
+	last    procSample
+	peakRSS int64
+	sampled bool
+}
+
+func newMonitor(master *masterProc, fleet *simagent.Fleet, out io.Writer) *monitor {
+	m := &monitor{master: master, fleet: fleet, out: out}
+	if f, ok := out.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			m.tty = true
+		}
+	}
+	return m
+}
+
+// sample reads the started master's CPU time and RSS.
+func (m *monitor) sample() {
+	if m.master == nil {
+		return
+	}
+	s, err := sampleProc(m.master.cmd.Process.Pid)
+	if err != nil {
+		return
+	}
+	m.last, m.sampled = s, true
+	m.peakRSS = max(m.peakRSS, s.rss)
+}
+
+// masterFigures returns CPU seconds and peak RSS, or "-" for both when the
+// master is not ours.
+func (m *monitor) masterFigures() [2]string {
+	if !m.sampled {
+		return [2]string{"-", "-"}
+	}
+	return [2]string{fmt.Sprintf("%.1f s", m.last.cpu.Seconds()), mib(m.peakRSS)}
+}
+
+func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
+
+// waitAgents waits until n agents are registered.
+func (m *monitor) waitAgents(ctx context.Context, n int, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for m.fleet.Stats().Registered < int64(n) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("only %d of %d agents registered within %v", m.fleet.Stats().Registered, n, limit)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// loop prints the status line each second until ctx ends or the plan's
+// end: its duration, or with none, every finite framework done.
+func (m *monitor) loop(ctx context.Context, start time.Time, pl *plan, g *synth.Group) {
+	finite := map[string]bool{}
+	for _, f := range pl.fws {
+		finite[f.cfg.Name] = f.finite
+	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var prev synth.Stats
+	prevAt := start
+	lastLine := start
+	defer func() {
+		if m.tty {
+			fmt.Fprintln(m.out)
+		}
+	}()
+	for {
+		var now time.Time
+		select {
+		case <-ctx.Done():
+			return
+		case now = <-tick.C:
+		}
+		m.sample()
+		elapsed := now.Sub(start)
+		fws := g.Frameworks()
+		st := g.Stats()
+		fl := m.fleet.Stats()
+		dt := now.Sub(prevAt).Seconds()
+		subscribed := 0
+		for _, f := range fws {
+			if f.ID() != "" {
+				subscribed++
+			}
+		}
+		eta, done := "", false
+		if pl.duration > 0 {
+			eta = (pl.duration - elapsed).Round(time.Second).String()
+			done = elapsed >= pl.duration
+		} else {
+			fin, total, all := finiteProgress(fws, finite)
+			done = all && len(fws) == len(pl.fws)
+			if fin > 0 {
+				eta = "~" + time.Duration(float64(elapsed)*float64(total-fin)/float64(fin)).Round(time.Second).String()
+			} else {
+				eta = "?"
+			}
+		}
+		cpu, rss := "-", "-"
+		if m.sampled {
+			cpu, rss = fmt.Sprintf("%.1fs", m.last.cpu.Seconds()), mib(m.last.rss)
+		}
+		line := fmt.Sprintf("%5s  agents %d/%d  frameworks %d/%d  offers/s %.0f  launches/s %.0f  running %d  master cpu %s rss %s  eta %s",
+			elapsed.Round(time.Second), fl.Registered, fl.Agents, subscribed, len(pl.fws),
+			float64(st.OffersReceived-prev.OffersReceived)/dt, float64(st.TasksLaunched-prev.TasksLaunched)/dt,
+			fl.TasksRunning, cpu, rss, eta)
+		switch {
+		case m.tty:
+			fmt.Fprintf(m.out, "\r%-140s", line)
+		case now.Sub(lastLine) >= 5*time.Second:
+			fmt.Fprintln(m.out, line)
+			lastLine = now
+		}
+		prev, prevAt = st, now
+		if done {
+			return
+		}
+	}
+}
+
+// result is what a run measured.
+type result struct {
+	profile    string
+	elapsed    time.Duration // from the first framework to the end, before the drain
+	agents     int
+	frameworks int
+	stats      synth.Stats
+	fleet      simagent.Stats
+	master     [2]string // CPU seconds, peak RSS
+	lost       int
+	duplicates int64
+	faults     struct{ killed, restarted, partitioned, healed int64 }
+	// errors are failures besides lost and duplicated updates: frameworks
+	// the master sent ERROR, a data race reported by the masterd.
+	errors []string
+	notes  []string
+}
+
+// print writes the summary table.
+func (r *result) print(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	secs := r.elapsed.Seconds()
+	rate := func(n int64) string { return fmt.Sprintf("%.1f", float64(n)/secs) }
+	row := func(k, v string) { fmt.Fprintf(tw, "%s\t%s\n", k, v) }
+	row("profile", r.profile)
+	row("run time", r.elapsed.Round(time.Millisecond).String())
+	row("agents", fmt.Sprint(r.agents))
+	row("frameworks", fmt.Sprint(r.frameworks))
+	row("offers/s", rate(r.stats.OffersReceived))
+	row("accepts/s", rate(r.stats.OffersAccepted))
+	row("launches/s", rate(r.stats.TasksLaunched))
+	row("tasks launched", fmt.Sprint(r.stats.TasksLaunched))
+	row("submit→RUNNING p50/p99/max", latencies(r.stats.Latencies))
+	row("master CPU", r.master[0])
+	row("master peak RSS", r.master[1])
+	row("agent faults", fmt.Sprintf("killed %d, restarted %d, partitioned %d, healed %d",
+		r.faults.killed, r.faults.restarted, r.faults.partitioned, r.faults.healed))
+	row("updates acknowledged", fmt.Sprintf("%d (agents: %d acked, %d pending)", r.stats.Acks, r.fleet.UpdatesAcked, r.fleet.UpdatesPending))
+	row("lost updates", fmt.Sprint(r.lost))
+	row("duplicated updates", fmt.Sprint(r.duplicates))
+	if len(r.errors) > 0 {
+		var first []string
+		for _, e := range r.errors {
+			line, _, _ := strings.Cut(e, "\n")
+			first = append(first, line)
+		}
+		row("errors", strings.Join(first, "; "))
+	}
+	tw.Flush()
+}
+
+// latencies formats p50/p99/max.
+func latencies(ls []time.Duration) string {
+	if len(ls) == 0 {
+		return "-"
+	}
+	s := slices.Clone(ls)
+	slices.Sort(s)
+	q := func(p float64) time.Duration { return s[min(int(p*float64(len(s))), len(s)-1)] }
+	r := func(d time.Duration) string { return d.Round(100 * time.Microsecond).String() }
+	return fmt.Sprintf("%s / %s / %s (%d tasks)", r(q(0.5)), r(q(0.99)), r(s[len(s)-1]), len(s))
+}

@@ -1,0 +1,288 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"meseta/loadgen/simagent"
+	"meseta/loadgen/synth"
+	"meseta/profiles"
+)
+
+// drainGrace bounds the wait, after the run, for launched finite tasks to
+// reach a terminal state.
+const drainGrace = 10 * time.Second
+
+type config struct {
+	profile  string
+	master   string
+	masterd  string
+	duration time.Duration // 0: the profile's
+	seed     uint64
+	race     bool // build masterd with -race (tests)
+}
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.profile, "profile", "", "profile name (profiles/*.json) or a path ending in .json (required)")
+	fs.StringVar(&c.master, "master", "", "host:port of a running master to drive (default: start a masterd)")
+	fs.StringVar(&c.masterd, "masterd", "", "masterd binary to start (default: go build ./masterd)")
+	fs.DurationVar(&c.duration, "duration", 0, "run length, overriding the profile's run.duration (0: the profile's)")
+	fs.Uint64Var(&c.seed, "seed", 1, "seed of task durations, picky declines and fault victims")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	switch {
+	case fs.NArg() > 0:
+		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	case c.profile == "":
+		return c, errors.New("-profile is required (have " + strings.Join(profiles.Names(), ", ") + ")")
+	case c.duration < 0:
+		return c, fmt.Errorf("-duration: must not be negative, not %v", c.duration)
+	case c.master != "" && c.masterd != "":
+		return c, errors.New("-master and -masterd: give at most one")
+	}
+	return c, nil
+}
+
+func loadProfile(name string) (*profiles.Profile, error) {
+	if strings.HasSuffix(name, ".json") {
+		return profiles.LoadFile(name)
+	}
+	return profiles.Load(name)
+}
+
+// run is the command: it returns the exit status (0 ok, 1 a failed run or
+// lost or duplicated updates, 2 bad usage).
+func run(args []string, stdout, stderr io.Writer) int {
+	cfg, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "loadgen: %v\n", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return runConfig(ctx, cfg, stdout, stderr)
+}
+
+func runConfig(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
+	p, err := loadProfile(cfg.profile)
+	if err != nil {
+		fmt.Fprintf(stderr, "loadgen: -profile: %v\n", err)
+		return 2
+	}
+	pl, err := newPlan(p, cfg.seed)
+	if err != nil {
+		fmt.Fprintf(stderr, "loadgen: %v\n", err)
+		return 2
+	}
+	if cfg.duration > 0 {
+		pl.duration = cfg.duration
+	}
+	for _, n := range pl.notes {
+		fmt.Fprintf(stderr, "loadgen: note: %s\n", n)
+	}
+	res, err := execute(ctx, cfg, pl, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "loadgen: %v\n", err)
+		return 1
+	}
+	res.print(stdout)
+	if len(res.errors) > 0 {
+		fmt.Fprintf(stderr, "loadgen: FAIL: %s\n", strings.Join(res.errors, "\n"))
+		return 1
+	}
+	if res.lost > 0 || res.duplicates > 0 {
+		fmt.Fprintf(stderr, "loadgen: FAIL: %d lost and %d duplicated status updates\n", res.lost, res.duplicates)
+		return 1
+	}
+	return 0
+}
+
+// execute starts the master (unless cfg.master), the agents and the
+// frameworks, injects the faults, and runs until the plan's end.
+func execute(ctx context.Context, cfg config, pl *plan, stderr io.Writer) (*result, error) {
+	addr := cfg.master
+	var master *masterProc
+	if addr == "" {
+		bin := cfg.masterd
+		if bin == "" {
+			dir, err := os.MkdirTemp("", "loadgen")
+			if err != nil {
+				return nil, err
+			}
+			defer os.RemoveAll(dir)
+			fmt.Fprintln(stderr, "loadgen: building masterd")
+			if bin, err = buildMasterd(dir, cfg.race); err != nil {
+				return nil, err
+			}
+		}
+		var err error
+		if master, err = startMaster(bin); err != nil {
+			return nil, err
+		}
+		defer master.stop()
+		addr = master.addr
+	}
+	fmt.Fprintf(stderr, "loadgen: profile %s against master %s: %d agents, %d frameworks\n",
+		pl.profile.Name, addr, len(pl.agents), len(pl.fws))
+
+	fleet, err := simagent.Start(simagent.Config{Master: addr, Agents: pl.agents, Duration: labelDuration})
+	if err != nil {
+		return nil, err
+	}
+	defer fleet.Close()
+	mon := newMonitor(master, fleet, stderr)
+	if err := mon.waitAgents(ctx, len(pl.agents), 30*time.Second); err != nil {
+		return nil, err
+	}
+
+	start := time.Now()
+	runCtx, cancelRun := context.WithCancel(ctx)
+	defer cancelRun()
+	fwCtx, cancelFws := context.WithCancel(context.Background())
+	defer cancelFws()
+	group := synth.NewGroup(addr)
+	started := make(chan []*fwRun, 1)
+	go func() { started <- arrive(runCtx, fwCtx, group, pl, start, stderr) }()
+	var faults faultCounts
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		injectFaults(runCtx, start, pl.faults, len(pl.agents), fleet,
+			rand.New(rand.NewPCG(cfg.seed, 0xfa17)), &faults)
+	})
+
+	mon.loop(runCtx, start, pl, group)
+	elapsed := time.Since(start)
+	cancelRun()
+	wg.Wait()
+	fws := <-started
+
+	// Stop launching; wait for the finite tasks launched to finish.
+	for _, f := range fws {
+		f.fw.Drain()
+	}
+	deadline := time.Now().Add(drainGrace)
+	for time.Now().Before(deadline) && ctx.Err() == nil && unfinished(fws) > 0 {
+		time.Sleep(100 * time.Millisecond)
+	}
+	mon.sample()
+
+	res := &result{profile: pl.profile.Name, elapsed: elapsed, agents: len(pl.agents),
+		frameworks: len(fws), stats: group.Stats(), fleet: fleet.Stats(), lost: unfinished(fws),
+		master: mon.masterFigures(), notes: pl.notes}
+	res.duplicates = res.stats.Duplicates
+	res.faults.killed, res.faults.restarted = faults.killed.Load(), faults.restarted.Load()
+	res.faults.partitioned, res.faults.healed = faults.partitioned.Load(), faults.healed.Load()
+	for _, f := range fws {
+		if err := f.fw.Err(); err != nil {
+			res.errors = append(res.errors, fmt.Sprintf("%s: %v", f.plan.cfg.Name, err))
+		}
+	}
+
+	// Tear the frameworks down (the master kills their tasks), at most 5 s.
+	var td sync.WaitGroup
+	for _, f := range fws {
+		td.Go(func() { _ = f.fw.Teardown() })
+	}
+	tdDone := make(chan struct{})
+	go func() { td.Wait(); close(tdDone) }()
+	select {
+	case <-tdDone:
+	case <-time.After(5 * time.Second):
+		cancelFws()
+		<-tdDone
+	}
+	if master != nil {
+		master.stop()
+		if master.raced() {
+			res.errors = append(res.errors, "masterd reported a data race:\n"+master.stderr())
+		}
+	}
+	return res, nil
+}
+
+// fwRun is a started framework and its plan.
+type fwRun struct {
+	plan fwPlan
+	fw   *synth.Framework
+}
+
+// arrive starts the plan's frameworks, all at once or pl.arrival a
+// second, until runCtx ends; they run under fwCtx.
+func arrive(runCtx, fwCtx context.Context, g *synth.Group, pl *plan, start time.Time, stderr io.Writer) []*fwRun {
+	var out []*fwRun
+	for i, fp := range pl.fws {
+		if pl.arrival > 0 {
+			at := start.Add(time.Duration(float64(i) / pl.arrival * float64(time.Second)))
+			t := time.NewTimer(time.Until(at))
+			select {
+			case <-runCtx.Done():
+				t.Stop()
+				return out
+			case <-t.C:
+			}
+		}
+		f, err := g.Start(fwCtx, fp.cfg)
+		if err != nil {
+			fmt.Fprintf(stderr, "loadgen: framework %s: %v\n", fp.cfg.Name, err)
+			continue
+		}
+		out = append(out, &fwRun{plan: fp, fw: f})
+	}
+	return out
+}
+
+// unfinished counts the launched tasks that should have ended and have
+// had no terminal update: every task of a non-service framework (only
+// services may have infinite durations). A service's instances run on by
+// design and are not counted.
+func unfinished(fws []*fwRun) int {
+	n := 0
+	for _, f := range fws {
+		if !f.plan.service {
+			n += f.fw.Lost()
+		}
+	}
+	return n
+}
+
+// finiteProgress returns the finite frameworks' finished tasks and their
+// total; done when every finite framework launched its total and each of
+// those tasks is terminal.
+func finiteProgress(fws []*synth.Framework, finite map[string]bool) (finished, total int, done bool) {
+	done = true
+	for _, f := range fws {
+		if !finite[f.Config().Name] {
+			continue
+		}
+		want := f.Config().Total
+		total += want
+		ended := 0
+		for _, t := range f.Tasks() {
+			if t.Terminal > 0 {
+				ended++
+			}
+		}
+		finished += min(ended, want)
+		if ended < want {
+			done = false
+		}
+	}
+	return finished, total, done
+}
