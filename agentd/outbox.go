@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -62,10 +60,6 @@ type queuedCall struct {
 }
 
 const maxBatch = 1000
-
-// errRefused: the master answered a batch with a 4xx; it will never take
-// it.
-var errRefused = errors.New("agentd: the master refused a batch of calls")
 
 // newOutbox returns an outbox whose target is master: the fixed --master,
 // or "" to hold calls until sendTo.
@@ -162,10 +156,10 @@ func (o *outbox) run(ctx context.Context) {
 			}
 			continue
 		}
-		err := o.post(target, batch)
+		err := agentapi.PostCalls(o.client, target, batch, 10*time.Second)
 		o.mu.Lock()
 		moved := o.target != target
-		sent := err == nil || errors.Is(err, errRefused) && !moved
+		sent := err == nil || errors.Is(err, agentapi.ErrRefused) && !moved
 		if sent {
 			i := 0
 			for i < len(o.calls) && o.calls[i].seq <= last {
@@ -197,31 +191,4 @@ func (o *outbox) run(ctx context.Context) {
 			}
 		}
 	}
-}
-
-// post sends one batch to master. An answer other than 202 is an error,
-// errRefused for a 4xx.
-func (o *outbox) post(master string, calls []agentapi.Call) error {
-	body, err := json.Marshal(agentapi.Batch{Calls: calls})
-	if err != nil {
-		return err
-	}
-	req := fasthttp.AcquireRequest()
-	resp := fasthttp.AcquireResponse()
-	defer fasthttp.ReleaseRequest(req)
-	defer fasthttp.ReleaseResponse(resp)
-	req.SetRequestURI("http://" + master + agentapi.PathCall)
-	req.Header.SetMethod("POST")
-	req.Header.SetContentType("application/json")
-	req.SetBody(body)
-	if err := o.client.DoTimeout(req, resp, 10*time.Second); err != nil {
-		return err
-	}
-	if code := resp.StatusCode(); code != 202 {
-		if code >= 400 && code < 500 {
-			return fmt.Errorf("%w: %d %s", errRefused, code, resp.Body())
-		}
-		return fmt.Errorf("master answered %d", code)
-	}
-	return nil
 }

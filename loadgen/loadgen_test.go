@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"meseta/core/daemon/launch"
 )
 
 // masterdBin is built once, with -race when the tests are.
@@ -22,7 +24,7 @@ func TestMain(m *testing.M) {
 	}
 	code := func() int {
 		defer os.RemoveAll(dir)
-		if masterdBin, err = buildMasterd(dir, raceEnabled); err != nil {
+		if masterdBin, err = buildMasterd(dir, launch.Race); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}

@@ -1,19 +1,19 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"meseta/core/daemon/launch"
 )
 
 // masterdFlags are the flags of the masterd loadgen starts: an in-memory
@@ -22,8 +22,6 @@ import (
 // (and their tasks reported lost) within a run: 1 s × 5 missed PINGs.
 var masterdFlags = []string{"--ip=127.0.0.1", "--port=0", "--registry=in_memory",
 	"--allocation_interval=1secs", "--agent_ping_timeout=1secs", "--max_agent_ping_timeouts=5"}
-
-var listenRE = regexp.MustCompile(`listening on http://([0-9.:]+)`)
 
 // masterProc is a masterd that loadgen started and stops.
 type masterProc struct {
@@ -35,23 +33,9 @@ type masterProc struct {
 
 // buildMasterd builds ./masterd of the module loadgen runs in into dir.
 func buildMasterd(dir string, race bool) (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	mod := strings.TrimSpace(string(out))
-	if mod == "" || mod == os.DevNull {
-		return "", errors.New("not inside the meseta module: give -masterd or -master")
-	}
 	bin := filepath.Join(dir, "masterd")
-	args := []string{"build", "-o", bin}
-	if race {
-		args = append(args, "-race")
-	}
-	cmd := exec.Command("go", append(args, "./masterd")...)
-	cmd.Dir = filepath.Dir(mod)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./masterd: %w\n%s", err, b)
+	if err := launch.Build(bin, "./masterd", race); err != nil {
+		return "", fmt.Errorf("%w (give -masterd or -master)", err)
 	}
 	return bin, nil
 }
@@ -68,18 +52,7 @@ func startMaster(path string) (*masterProc, error) {
 	if err := m.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", path, err)
 	}
-	addrc := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if g := listenRE.FindStringSubmatch(sc.Text()); g != nil {
-				select {
-				case addrc <- g[1]:
-				default:
-				}
-			}
-		}
-	}()
+	addrc := launch.Addr(out)
 	go func() { _ = m.cmd.Wait(); close(m.done) }()
 	select {
 	case m.addr = <-addrc:

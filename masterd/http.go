@@ -85,23 +85,16 @@ func (s *server) leader() string {
 	if s.cur.Load() != nil {
 		return s.info.HostPort()
 	}
-	if s.detector == nil {
-		return ""
-	}
-	data, _, ok := s.detector.Leader()
+	info, ok := s.leaderInfo()
 	if !ok {
-		return ""
-	}
-	var info mesos.MasterInfo
-	if json.Unmarshal(data, &info) != nil || info.ID == s.info.ID {
-		// Unreadable, or this master's own znode seen before it acts as
-		// the leader (or after it stopped): no leader to send anyone to.
 		return ""
 	}
 	return info.HostPort()
 }
 
-// leaderInfo is the leading master's MasterInfo, when a standby knows it.
+// leaderInfo is the MasterInfo of the leader the election reports, when a
+// standby knows one. Its own znode, seen before it acts as the leader (or
+// after it stopped), does not count: there is no one to send anyone to.
 func (s *server) leaderInfo() (mesos.MasterInfo, bool) {
 	if s.detector == nil {
 		return mesos.MasterInfo{}, false

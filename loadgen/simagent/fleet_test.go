@@ -1,7 +1,6 @@
 package simagent
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -11,13 +10,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"meseta/core"
+	"meseta/core/daemon/launch"
 	"meseta/core/mesos"
 	"meseta/core/recordio"
 )
@@ -32,28 +30,15 @@ func TestMain(m *testing.M) {
 	}
 	code := func() int {
 		defer os.RemoveAll(dir)
-		out, err := exec.Command("go", "env", "GOMOD").Output()
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "go env GOMOD:", err)
-			return 1
-		}
 		masterdBin = filepath.Join(dir, "masterd")
-		args := []string{"build", "-o", masterdBin}
-		if raceEnabled {
-			args = append(args, "-race")
-		}
-		cmd := exec.Command("go", append(args, "./masterd")...)
-		cmd.Dir = filepath.Dir(strings.TrimSpace(string(out)))
-		if out, err := cmd.CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "go build ./masterd: %v\n%s", err, out)
+		if err := launch.Build(masterdBin, "./masterd", launch.Race); err != nil {
+			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
 		return m.Run()
 	}()
 	os.Exit(code)
 }
-
-var listening = regexp.MustCompile(`listening on http://(\S+)`)
 
 // startMaster runs masterd on a free port and returns its host:port; it
 // is killed when the test ends.
@@ -70,17 +55,8 @@ func startMaster(t *testing.T, flags ...string) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
-				addr <- m[1]
-			}
-		}
-	}()
 	select {
-	case a := <-addr:
+	case a := <-launch.Addr(stdout):
 		return a
 	case <-time.After(30 * time.Second):
 		t.Fatal("masterd did not say where it listens")

@@ -1,8 +1,6 @@
 package simagent
 
 import (
-	"encoding/json"
-	"fmt"
 	"sync"
 	"time"
 
@@ -98,7 +96,7 @@ func (o *outbox) run(done <-chan struct{}) {
 					updates++
 				}
 			}
-			if err := o.post(o.f.Master(), batch); err != nil {
+			if err := agentapi.PostCalls(o.client, o.f.Master(), batch, 10*time.Second); err != nil {
 				o.f.stats.postErrors.Add(1)
 				o.f.log.Debug("posting calls to the master failed; updates will be resent", "calls", len(batch), "err", err)
 				continue
@@ -107,27 +105,4 @@ func (o *outbox) run(done <-chan struct{}) {
 			o.f.stats.updatesSent.Add(int64(updates))
 		}
 	}
-}
-
-// post sends one batch; an answer other than 202 is an error.
-func (o *outbox) post(master string, calls []agentapi.Call) error {
-	body, err := json.Marshal(agentapi.Batch{Calls: calls})
-	if err != nil {
-		return err
-	}
-	req := fasthttp.AcquireRequest()
-	resp := fasthttp.AcquireResponse()
-	defer fasthttp.ReleaseRequest(req)
-	defer fasthttp.ReleaseResponse(resp)
-	req.SetRequestURI("http://" + master + agentapi.PathCall)
-	req.Header.SetMethod("POST")
-	req.Header.SetContentType("application/json")
-	req.SetBodyRaw(body)
-	if err := o.client.DoTimeout(req, resp, 10*time.Second); err != nil {
-		return err
-	}
-	if code := resp.StatusCode(); code != 202 {
-		return fmt.Errorf("simagent: master answered %d: %.200s", code, resp.Body())
-	}
-	return nil
 }

@@ -1,7 +1,6 @@
 package synth
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,11 +8,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"meseta/core/daemon/launch"
 )
 
 // bin holds the daemons built once for the run (with -race when the
@@ -28,22 +28,10 @@ func TestMain(m *testing.M) {
 	}
 	code := func() int {
 		defer os.RemoveAll(dir)
-		out, err := exec.Command("go", "env", "GOMOD").Output()
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "go env GOMOD:", err)
-			return 1
-		}
-		root := filepath.Dir(strings.TrimSpace(string(out)))
 		bin.masterd, bin.agentd = filepath.Join(dir, "masterd"), filepath.Join(dir, "agentd")
 		for _, b := range []struct{ out, pkg string }{{bin.masterd, "./masterd"}, {bin.agentd, "./agentd"}} {
-			args := []string{"build", "-o", b.out}
-			if raceEnabled {
-				args = append(args, "-race")
-			}
-			cmd := exec.Command("go", append(args, b.pkg)...)
-			cmd.Dir = root
-			if out, err := cmd.CombinedOutput(); err != nil {
-				fmt.Fprintf(os.Stderr, "go build %s: %v\n%s", b.pkg, err, out)
+			if err := launch.Build(b.out, b.pkg, launch.Race); err != nil {
+				fmt.Fprintln(os.Stderr, err)
 				return 1
 			}
 		}
@@ -51,8 +39,6 @@ func TestMain(m *testing.M) {
 	}()
 	os.Exit(code)
 }
-
-var listenRE = regexp.MustCompile(`listening on http://([0-9.:]+)`)
 
 // daemon starts path, waits for its "listening on" line and stops it
 // with stopSig when the test ends; its stderr is shown on failure.
@@ -73,18 +59,7 @@ func daemon(t *testing.T, name, path string, stopSig syscall.Signal, args ...str
 		t.Fatalf("start %s: %v", name, err)
 	}
 	done := make(chan struct{})
-	addrc := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if m := listenRE.FindStringSubmatch(sc.Text()); m != nil {
-				select {
-				case addrc <- m[1]:
-				default:
-				}
-			}
-		}
-	}()
+	addrc := launch.Addr(out)
 	go func() { _ = cmd.Wait(); logf.Close(); close(done) }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(stopSig)

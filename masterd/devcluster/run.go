@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,10 +12,11 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"syscall"
 	"time"
+
+	"meseta/core/daemon/launch"
 )
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -52,8 +52,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-var listenRE = regexp.MustCompile(`listening on http://([0-9.:]+)`)
-
 // child is one daemon.
 type child struct {
 	name string
@@ -80,18 +78,7 @@ func startChild(name, path string, log io.Writer, args ...string) (*child, error
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	c := &child{name: name, cmd: cmd, done: make(chan struct{}), stopSig: syscall.SIGTERM}
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if m := listenRE.FindStringSubmatch(sc.Text()); m != nil {
-				select {
-				case addr <- m[1]:
-				default:
-				}
-			}
-		}
-	}()
+	addr := launch.Addr(out)
 	go func() { _ = cmd.Wait(); close(c.done) }()
 	select {
 	case c.addr = <-addr:

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,12 +8,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"meseta/core/daemon/launch"
 )
 
 // proc is a daemon started by a test.
@@ -28,8 +28,6 @@ type proc struct {
 	// stopSig is what stop sends first.
 	stopSig syscall.Signal
 }
-
-var listenRE = regexp.MustCompile(`listening on http://([0-9.:]+)`)
 
 // start runs a daemon, waits (bounded) for its "listening on" line, and
 // stops it when the test ends. Its stderr is kept in a file and shown
@@ -55,18 +53,7 @@ func start(t *testing.T, name, path string, args ...string) *proc {
 		// A full stop: SIGTERM would leave checkpointed executors running.
 		p.stopSig = syscall.SIGUSR1
 	}
-	addrc := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if m := listenRE.FindStringSubmatch(sc.Text()); m != nil {
-				select {
-				case addrc <- m[1]:
-				default:
-				}
-			}
-		}
-	}()
+	addrc := launch.Addr(out)
 	go func() {
 		_ = cmd.Wait()
 		logf.Close()

@@ -3,10 +3,10 @@ package e2e
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
+
+	"meseta/core/daemon/launch"
 )
 
 // bin holds the binaries built once for the whole run.
@@ -22,11 +22,6 @@ func TestMain(m *testing.M) {
 	}
 	code := func() int {
 		defer os.RemoveAll(dir)
-		root, err := moduleRoot()
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
 		bin.dir = dir
 		bin.masterd = filepath.Join(dir, "masterd")
 		bin.agentd = filepath.Join(dir, "agentd")
@@ -34,14 +29,8 @@ func TestMain(m *testing.M) {
 		for _, b := range []struct{ out, pkg string }{
 			{bin.masterd, "./masterd"}, {bin.agentd, "./agentd"}, {bin.customexec, "./masterd/e2e/testdata/customexec"},
 		} {
-			args := []string{"build", "-o", b.out}
-			if raceEnabled {
-				args = append(args, "-race")
-			}
-			cmd := exec.Command("go", append(args, b.pkg)...)
-			cmd.Dir = root
-			if out, err := cmd.CombinedOutput(); err != nil {
-				fmt.Fprintf(os.Stderr, "go build %s: %v\n%s", b.pkg, err, out)
+			if err := launch.Build(b.out, b.pkg, launch.Race); err != nil {
+				fmt.Fprintln(os.Stderr, err)
 				return 1
 			}
 		}
@@ -53,18 +42,6 @@ func TestMain(m *testing.M) {
 		return code
 	}()
 	os.Exit(code)
-}
-
-func moduleRoot() (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	mod := strings.TrimSpace(string(out))
-	if mod == "" || mod == os.DevNull {
-		return "", fmt.Errorf("not inside the meseta module")
-	}
-	return filepath.Dir(mod), nil
 }
 
 // TestIsolationMode states which isolation mode the agents of this run

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"meseta/core/daemon/launch"
 )
 
 // TestMakeRun is acceptance 8: `make run`, as the README gives it, brings
@@ -20,7 +22,7 @@ func TestMakeRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the daemons with make; skipped with -short")
 	}
-	root, err := moduleRoot()
+	root, err := launch.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,5 +1,0 @@
-//go:build !race
-
-package simagent
-
-const raceEnabled = false
