@@ -550,6 +550,12 @@ func TestStandbyRecontends(t *testing.T) {
 	li, addr := c.waitLeader(30 * time.Second)
 	standby := c.masters[1-li]
 	leaderID := c.masterID(addr)
+	// Stop it only once it is a standby in full: contending, and following
+	// the registry with that session.
+	eventually(t, 20*time.Second, "the standby to contend", func() bool {
+		b, _ := os.ReadFile(standby.log)
+		return strings.Contains(string(b), "contending for leadership")
+	})
 	standby.signal(syscall.SIGSTOP)
 	// The standby's session expires while it is stopped: wait until its
 	// znode is gone, as the leader's own listing shows it.
