@@ -17,11 +17,23 @@ import (
 )
 
 // masterdFlags are the flags of the masterd loadgen starts: an in-memory
-// registry (nothing to clean up), a one-second allocation sweep, and a
-// ping timeout short enough that killed and partitioned agents are removed
-// (and their tasks reported lost) within a run: 1 s × 5 missed PINGs.
-var masterdFlags = []string{"--ip=127.0.0.1", "--port=0", "--registry=in_memory",
-	"--allocation_interval=1secs", "--agent_ping_timeout=1secs", "--max_agent_ping_timeouts=5"}
+// registry (nothing to clean up), a one-second allocation sweep, and the
+// profile's health check (run.agent_ping_timeout and
+// max_agent_ping_timeouts: how soon killed and partitioned agents are
+// removed and their tasks reported lost). cpuProfile and memProfile, if
+// set, are passed on as --cpuprofile and --memprofile.
+func masterdFlags(pl *plan, cpuProfile, memProfile string) []string {
+	ping, pings := pl.profile.Run.PingTimeouts()
+	flags := []string{"--ip=127.0.0.1", "--port=0", "--registry=in_memory", "--allocation_interval=1secs",
+		"--agent_ping_timeout=" + ping.String(), "--max_agent_ping_timeouts=" + strconv.Itoa(pings)}
+	if cpuProfile != "" {
+		flags = append(flags, "--cpuprofile="+cpuProfile)
+	}
+	if memProfile != "" {
+		flags = append(flags, "--memprofile="+memProfile)
+	}
+	return flags
+}
 
 // masterProc is a masterd that loadgen started and stops.
 type masterProc struct {
@@ -40,10 +52,10 @@ func buildMasterd(dir string, race bool) (string, error) {
 	return bin, nil
 }
 
-// startMaster runs path and waits (30 s at most) for its "listening on"
-// line.
-func startMaster(path string) (*masterProc, error) {
-	m := &masterProc{cmd: exec.Command(path, masterdFlags...), log: new(bytes.Buffer), done: make(chan struct{})}
+// startMaster runs path with flags and waits (30 s at most) for its
+// "listening on" line.
+func startMaster(path string, flags []string) (*masterProc, error) {
+	m := &masterProc{cmd: exec.Command(path, flags...), log: new(bytes.Buffer), done: make(chan struct{})}
 	m.cmd.Stderr = &lockedWriter{w: m.log}
 	out, err := m.cmd.StdoutPipe()
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"meseta/core/daemon"
 	"meseta/loadgen/simagent"
 	"meseta/loadgen/synth"
 	"meseta/profiles"
@@ -30,6 +31,10 @@ type config struct {
 	duration time.Duration // 0: the profile's
 	seed     uint64
 	race     bool // build masterd with -race (tests)
+
+	// cpuProfile and memProfile are loadgen's profiles; the masterd it
+	// starts writes its own next to them, with ".masterd" appended.
+	cpuProfile, memProfile string
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -41,6 +46,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.masterd, "masterd", "", "masterd binary to start (default: go build ./masterd)")
 	fs.DurationVar(&c.duration, "duration", 0, "run length, overriding the profile's run.duration (0: the profile's)")
 	fs.Uint64Var(&c.seed, "seed", 1, "seed of task durations, picky declines and fault victims")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write loadgen's CPU profile to this file, and the masterd it starts to this file + \".masterd\"")
+	fs.StringVar(&c.memProfile, "memprofile", "", "write loadgen's heap profile at the end to this file, and the masterd's to this file + \".masterd\"")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -75,9 +82,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "loadgen: %v\n", err)
 		return 2
 	}
+	prof, err := daemon.StartProfiles(cfg.cpuProfile, cfg.memProfile)
+	if err != nil {
+		fmt.Fprintf(stderr, "loadgen: -cpuprofile: %v\n", err)
+		return 2
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return runConfig(ctx, cfg, stdout, stderr)
+	status := runConfig(ctx, cfg, stdout, stderr)
+	if err := prof.Stop(); err != nil {
+		fmt.Fprintf(stderr, "loadgen: writing profiles: %v\n", err)
+	}
+	return status
 }
 
 func runConfig(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
@@ -133,7 +149,7 @@ func execute(ctx context.Context, cfg config, pl *plan, stderr io.Writer) (*resu
 			}
 		}
 		var err error
-		if master, err = startMaster(bin); err != nil {
+		if master, err = startMaster(bin, masterdFlags(pl, suffix(cfg.cpuProfile), suffix(cfg.memProfile))); err != nil {
 			return nil, err
 		}
 		defer master.stop()
@@ -285,4 +301,12 @@ func finiteProgress(fws []*synth.Framework, finite map[string]bool) (finished, t
 		}
 	}
 	return finished, total, done
+}
+
+// suffix names the masterd's profile after loadgen's (empty stays empty).
+func suffix(path string) string {
+	if path == "" {
+		return ""
+	}
+	return path + ".masterd"
 }

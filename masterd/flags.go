@@ -24,6 +24,7 @@ type config struct {
 	minAllocatable                           string
 	heartbeatInterval                        time.Duration
 	logLevel                                 string
+	cpuProfile, memProfile                   string // meseta: profiles written at exit
 
 	// HA (see docs/ha.md): zk is the --zk URL, parsed into zkServers and
 	// zkPath; removalLimit is --recovery_agent_removal_limit as a fraction.
@@ -56,6 +57,8 @@ func parseFlags(args []string, getenv func(string) string) (*config, error) {
 	flagenv.DurationVar(fs, &c.heartbeatInterval, "heartbeat_interval", 15*time.Second,
 		"interval of HEARTBEAT events on scheduler streams (meseta; Mesos fixes it at 15secs)")
 	fs.StringVar(&c.logLevel, "log_level", "info", "debug, info, warn or error")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (meseta)")
+	fs.StringVar(&c.memProfile, "memprofile", "", "write a heap profile to this file at exit (meseta)")
 	fs.StringVar(&c.zk, "zk", "", "ZooKeeper URL for leader election and the replicated registry, "+
 		"zk://host1:port1,host2:port2/path (empty: a single master that always leads)")
 	fs.IntVar(&c.quorum, "quorum", 0, "accepted for Mesos compatibility; the registry's quorum is the ZooKeeper ensemble's")

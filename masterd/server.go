@@ -54,9 +54,18 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "masterd: %v\n", err)
 		return 2
 	}
+	prof, err := daemon.StartProfiles(cfg.cpuProfile, cfg.memProfile)
+	if err != nil {
+		fmt.Fprintf(stderr, "masterd: --cpuprofile: %v\n", err)
+		return 2
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := serve(ctx, cfg, log, stdout); err != nil {
+	err = serve(ctx, cfg, log, stdout)
+	if perr := prof.Stop(); perr != nil {
+		log.Error("writing profiles", "err", perr)
+	}
+	if err != nil {
 		log.Error("masterd failed", "err", err)
 		return 1
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"time"
 )
 
 //go:embed *.json
@@ -104,6 +105,25 @@ type Run struct {
 	// ZooKeeper, through which they contend for leadership.
 	Masters   int  `json:"masters,omitempty"`
 	ZooKeeper bool `json:"zookeeper,omitempty"`
+	// AgentPingTimeout and MaxAgentPingTimeouts are the master's health
+	// check, its flags of those names: an agent is removed after missing
+	// that many PINGs. 0 takes Mesos's defaults, 15 s and 5. Killed and
+	// partitioned agents are noticed after their product.
+	AgentPingTimeout     Duration `json:"agent_ping_timeout,omitzero"`
+	MaxAgentPingTimeouts int      `json:"max_agent_ping_timeouts,omitempty"`
+}
+
+// PingTimeouts are the run's agent_ping_timeout and
+// max_agent_ping_timeouts, with Mesos's defaults for zeros.
+func (r *Run) PingTimeouts() (time.Duration, int) {
+	d, n := 15*time.Second, 5
+	if r != nil && r.AgentPingTimeout > 0 {
+		d = r.AgentPingTimeout.D()
+	}
+	if r != nil && r.MaxAgentPingTimeouts > 0 {
+		n = r.MaxAgentPingTimeouts
+	}
+	return d, n
 }
 
 // Arrival is how frameworks join the run.

@@ -20,6 +20,8 @@ const (
 	maxTasks      = 1_000_000_000
 	maxRate       = 1_000_000 // per second
 	maxMasters    = 9
+	maxPing       = Duration(time.Hour)
+	maxPings      = 1000
 	maxDuration   = Duration(365 * 24 * time.Hour)
 	maxRefuse     = 1e9 // seconds, about 31 years: Mesos's "forever" is 1e9 s too
 	maxSigma      = 10
@@ -248,6 +250,13 @@ func (v *validator) run(f string, r *Run, agents int) {
 	}
 	if r.Masters > 1 && !r.ZooKeeper {
 		v.bad(f+".zookeeper", "%d masters contend through ZooKeeper: set zookeeper", r.Masters)
+	}
+	v.duration(f+".agent_ping_timeout", r.AgentPingTimeout)
+	if r.AgentPingTimeout > maxPing {
+		v.bad(f+".agent_ping_timeout", "must be at most %s, not %s", core.FormatDuration(maxPing.D()), core.FormatDuration(r.AgentPingTimeout.D()))
+	}
+	if r.MaxAgentPingTimeouts < 0 || r.MaxAgentPingTimeouts > maxPings {
+		v.bad(f+".max_agent_ping_timeouts", "must be in [0, %d], not %d", maxPings, r.MaxAgentPingTimeouts)
 	}
 	for i, ft := range r.Faults {
 		ff := fmt.Sprintf("%s.faults[%d]", f, i)
