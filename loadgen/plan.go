@@ -29,6 +29,9 @@ type plan struct {
 	faults   []profiles.Fault
 	duration time.Duration // 0: until every finite framework is done
 	arrival  float64       // frameworks a second; 0: all at the start
+	// endRunning: the run (without a duration) is done when every finite
+	// framework's tasks are running, not ended (run.end).
+	endRunning bool
 	// notes are what the profile asks for that loadgen skips.
 	notes []string
 }
@@ -53,7 +56,8 @@ func newPlan(p *profiles.Profile, seed uint64) (*plan, error) {
 	if p.Masters() > 1 || p.Run.ZooKeeper {
 		return nil, fmt.Errorf("profile %q: run.masters = %d with zookeeper: several masters are %w", p.Name, p.Masters(), errUnsupported)
 	}
-	pl := &plan{profile: p, duration: p.Run.Duration.D(), arrival: p.Run.Arrival.PerSecond}
+	pl := &plan{profile: p, duration: p.Run.Duration.D(), arrival: p.Run.Arrival.PerSecond,
+		endRunning: p.Run.End == profiles.EndRunning}
 	for i, f := range p.Run.Faults {
 		if f.Kind == profiles.KillLeader {
 			return nil, fmt.Errorf("profile %q: run.faults[%d]: kill_leader is %w", p.Name, i, errUnsupported)

@@ -103,7 +103,7 @@ func (m *monitor) loop(ctx context.Context, start time.Time, pl *plan, g *synth.
 		m.sample()
 		elapsed := now.Sub(start)
 		fws := g.Frameworks()
-		st := g.Stats()
+		st := g.Counters()
 		fl := m.fleet.Stats()
 		dt := now.Sub(prevAt).Seconds()
 		subscribed := 0
@@ -117,7 +117,7 @@ func (m *monitor) loop(ctx context.Context, start time.Time, pl *plan, g *synth.
 			eta = (pl.duration - elapsed).Round(time.Second).String()
 			done = elapsed >= pl.duration
 		} else {
-			fin, total, all := finiteProgress(fws, finite)
+			fin, total, all := finiteProgress(fws, finite, pl.endRunning)
 			done = all && len(fws) == len(pl.fws)
 			if fin > 0 {
 				eta = "~" + time.Duration(float64(elapsed)*float64(total-fin)/float64(fin)).Round(time.Second).String()
@@ -156,6 +156,8 @@ type result struct {
 	stats      synth.Stats
 	fleet      simagent.Stats
 	master     [2]string // CPU seconds, peak RSS
+	progress   synth.Progress
+	endRunning bool // the run ended when every task was running
 	lost       int
 	duplicates int64
 	faults     struct{ killed, restarted, partitioned, healed int64 }
@@ -179,6 +181,9 @@ func (r *result) print(w io.Writer) {
 	row("accepts/s", rate(r.stats.OffersAccepted))
 	row("launches/s", rate(r.stats.TasksLaunched))
 	row("tasks launched", fmt.Sprint(r.stats.TasksLaunched))
+	if r.endRunning {
+		row("tasks running and acknowledged", fmt.Sprintf("%d (%.1f/s)", r.progress.Started, float64(r.progress.Started)/secs))
+	}
 	row("submit→RUNNING p50/p99/max", latencies(r.stats.Latencies))
 	row("master CPU", r.master[0])
 	row("master peak RSS", r.master[1])

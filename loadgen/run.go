@@ -194,14 +194,14 @@ func execute(ctx context.Context, cfg config, pl *plan, stderr io.Writer) (*resu
 		f.fw.Drain()
 	}
 	deadline := time.Now().Add(drainGrace)
-	for time.Now().Before(deadline) && ctx.Err() == nil && unfinished(fws) > 0 {
+	for time.Now().Before(deadline) && ctx.Err() == nil && unfinished(fws, pl.endRunning) > 0 {
 		time.Sleep(100 * time.Millisecond)
 	}
 	mon.sample()
 
 	res := &result{profile: pl.profile.Name, elapsed: elapsed, agents: len(pl.agents),
-		frameworks: len(fws), stats: group.Stats(), fleet: fleet.Stats(), lost: unfinished(fws),
-		master: mon.masterFigures(), notes: pl.notes}
+		frameworks: len(fws), stats: group.Stats(), progress: group.Progress(), endRunning: pl.endRunning,
+		fleet: fleet.Stats(), lost: unfinished(fws, pl.endRunning), master: mon.masterFigures(), notes: pl.notes}
 	res.duplicates = res.stats.Duplicates
 	res.faults.killed, res.faults.restarted = faults.killed.Load(), faults.restarted.Load()
 	res.faults.partitioned, res.faults.healed = faults.partitioned.Load(), faults.healed.Load()
@@ -264,43 +264,49 @@ func arrive(runCtx, fwCtx context.Context, g *synth.Group, pl *plan, start time.
 	return out
 }
 
-// unfinished counts the launched tasks that should have ended and have
-// had no terminal update: every task of a non-service framework (only
-// services may have infinite durations). A service's instances run on by
-// design and are not counted.
-func unfinished(fws []*fwRun) int {
+// unfinished counts the launched tasks of non-service frameworks (only
+// services may have infinite durations) that have not got where they
+// should by the end of a run: a terminal update, or with endRunning their
+// first TASK_RUNNING. A service's instances run on by design and are not
+// counted.
+func unfinished(fws []*fwRun, endRunning bool) int {
 	n := 0
 	for _, f := range fws {
-		if !f.plan.service {
-			n += f.fw.Lost()
+		if f.plan.service {
+			continue
+		}
+		p := f.fw.Progress()
+		if endRunning {
+			n += int(p.Launched - p.Started)
+		} else {
+			n += int(p.Launched - p.Ended)
 		}
 	}
 	return n
 }
 
-// finiteProgress returns the finite frameworks' finished tasks and their
-// total; done when every finite framework launched its total and each of
-// those tasks is terminal.
-func finiteProgress(fws []*synth.Framework, finite map[string]bool) (finished, total int, done bool) {
-	done = true
+// finiteProgress returns how many tasks of the finite frameworks are done
+// (ended, or with endRunning started) and their total; all when every
+// finite framework launched its total and each of those tasks is done.
+func finiteProgress(fws []*synth.Framework, finite map[string]bool, endRunning bool) (done, total int, all bool) {
+	all = true
 	for _, f := range fws {
 		if !finite[f.Config().Name] {
 			continue
 		}
 		want := f.Config().Total
 		total += want
-		ended := 0
-		for _, t := range f.Tasks() {
-			if t.Terminal > 0 {
-				ended++
-			}
+		p := f.Progress()
+		n := int(p.Ended)
+		if endRunning {
+			n = int(p.Started)
 		}
-		finished += min(ended, want)
-		if ended < want {
-			done = false
+		done += min(n, want)
+		if n < want {
+			all = false
 		}
 	}
-	return finished, total, done
+	return done, total, all
 }
 
 // suffix names the masterd's profile after loadgen's (empty stays empty).

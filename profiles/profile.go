@@ -94,9 +94,15 @@ type Task struct {
 
 // Run is one load-generator run.
 type Run struct {
-	// Duration is the run's length; 0 runs until the workload is done
-	// (every framework's TotalTasks launched and finished).
+	// Duration is the run's length; 0 runs until the workload is done:
+	// every framework's TotalTasks launched and, by End, finished or
+	// running.
 	Duration Duration `json:"duration,omitzero"`
+	// End is when a run without a Duration is done: "finished" (the
+	// default) when every task of total_tasks has ended, "running" as soon
+	// as every one of them is TASK_RUNNING and acknowledged (C1M's
+	// measure: long tasks need not run out).
+	End string `json:"end,omitempty"`
 	// Arrival is how the frameworks arrive.
 	Arrival Arrival `json:"arrival,omitzero"`
 	// Faults are injected during the run, in order of At.
@@ -112,6 +118,12 @@ type Run struct {
 	AgentPingTimeout     Duration `json:"agent_ping_timeout,omitzero"`
 	MaxAgentPingTimeouts int      `json:"max_agent_ping_timeouts,omitempty"`
 }
+
+// Run end conditions (Run.End).
+const (
+	EndFinished = "finished"
+	EndRunning  = "running"
+)
 
 // PingTimeouts are the run's agent_ping_timeout and
 // max_agent_ping_timeouts, with Mesos's defaults for zeros.

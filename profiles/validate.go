@@ -251,6 +251,9 @@ func (v *validator) run(f string, r *Run, agents int) {
 	if r.Masters > 1 && !r.ZooKeeper {
 		v.bad(f+".zookeeper", "%d masters contend through ZooKeeper: set zookeeper", r.Masters)
 	}
+	if r.End != "" && r.End != EndFinished && r.End != EndRunning {
+		v.bad(f+".end", "%q is not %s or %s", r.End, EndFinished, EndRunning)
+	}
 	v.duration(f+".agent_ping_timeout", r.AgentPingTimeout)
 	if r.AgentPingTimeout > maxPing {
 		v.bad(f+".agent_ping_timeout", "must be at most %s, not %s", core.FormatDuration(maxPing.D()), core.FormatDuration(r.AgentPingTimeout.D()))

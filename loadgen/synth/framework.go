@@ -124,9 +124,10 @@ type Framework struct {
 
 	// mu guards stats and tasks: written by the event loop, read by
 	// anyone.
-	mu    sync.Mutex
-	stats Stats
-	tasks map[string]*Task
+	mu       sync.Mutex
+	stats    Stats
+	progress Progress
+	tasks    map[string]*Task
 }
 
 func newFramework(g *Group, cfg Config) (*Framework, error) {
@@ -251,7 +252,22 @@ func (f *Framework) ID() string {
 func (f *Framework) Stats() Stats {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.stats.clone()
+	return f.stats.clone(true)
+}
+
+// Counters returns a copy of the framework's stats without Latencies:
+// cheap enough to read every second.
+func (f *Framework) Counters() Stats {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.stats.clone(false)
+}
+
+// Progress returns the framework's task counts.
+func (f *Framework) Progress() Progress {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.progress
 }
 
 // Tasks returns a copy of the framework's task records.
@@ -272,26 +288,14 @@ func (f *Framework) Tasks() []Task {
 func (f *Framework) Lost() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	n := 0
-	for _, t := range f.tasks {
-		if t.Terminal == 0 {
-			n++
-		}
-	}
-	return n
+	return int(f.progress.Launched - f.progress.Ended)
 }
 
 // Running returns how many tasks are TASK_RUNNING now (latest state).
 func (f *Framework) Running() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	n := 0
-	for _, t := range f.tasks {
-		if t.State == mesos.TaskRunning {
-			n++
-		}
-	}
-	return n
+	return int(f.progress.Running)
 }
 
 // run subscribes and re-subscribes, with backoff, until ctx ends or the
@@ -385,6 +389,8 @@ func (f *Framework) session(ctx context.Context) (bool, error) {
 		return false, fmt.Errorf("synth: subscribe to %s: %s: %s", master, resp.Status, b)
 	}
 	f.streamID = resp.Header.Get("Mesos-Stream-Id")
+	acks := f.startAcks(sctx, master, f.streamID)
+	defer acks.stop()
 	items := make(chan streamItem, 64)
 	go func() {
 		defer resp.Body.Close()
@@ -421,6 +427,8 @@ func (f *Framework) session(ctx context.Context) (bool, error) {
 			return subscribed, ctx.Err()
 		case <-changed:
 			return subscribed, errMasterChanged
+		case <-acks.redirected:
+			return subscribed, errRedirected
 		case reply := <-f.teardown:
 			if !subscribed {
 				reply <- nil // not subscribed: nothing to tear down here
@@ -468,9 +476,7 @@ func (f *Framework) session(ctx context.Context) (bool, error) {
 				f.count(func(s *Stats) { s.OffersRescinded++ })
 			case mesos.EventUpdate:
 				if subscribed && ev.Update != nil {
-					if err := f.update(&ev.Update.Status); errors.Is(err, errRedirected) {
-						return subscribed, err
-					}
+					f.update(&ev.Update.Status, acks)
 				}
 			}
 		case <-wake.C:
@@ -696,6 +702,7 @@ func (f *Framework) launch(o *mesos.Offer, n int) error {
 	f.mu.Lock()
 	f.stats.OffersAccepted++
 	f.stats.TasksLaunched += int64(n)
+	f.progress.Launched += int64(n)
 	for i := range tasks {
 		f.tasks[tasks[i].TaskID.Value] = &Task{ID: tasks[i].TaskID.Value, AgentID: o.AgentID.Value,
 			Submitted: submitted, State: mesos.TaskStaging}
@@ -704,10 +711,11 @@ func (f *Framework) launch(o *mesos.Offer, n int) error {
 	return nil
 }
 
-// update records a status update and acknowledges it when it has a uuid.
-func (f *Framework) update(s *mesos.TaskStatus) error {
+// update records a status update and, when it has a uuid, queues its
+// acknowledgement.
+func (f *Framework) update(s *mesos.TaskStatus, acks *ackQueue) {
 	now := time.Now()
-	ended := false
+	ended, started := false, false
 	f.mu.Lock()
 	if f.stats.Updates == nil {
 		f.stats.Updates = map[mesos.TaskState]int64{}
@@ -730,13 +738,21 @@ func (f *Framework) update(s *mesos.TaskStatus) error {
 			}
 		}
 		if !dup && t.Terminal == 0 {
+			if t.State == mesos.TaskRunning {
+				f.progress.Running--
+			}
 			t.State = s.State
-			if s.State == mesos.TaskRunning && t.Running.IsZero() {
-				t.Running = now
-				f.stats.Latencies = append(f.stats.Latencies, now.Sub(t.Submitted))
+			if s.State == mesos.TaskRunning {
+				f.progress.Running++
+				if t.Running.IsZero() {
+					t.Running = now
+					started = true
+					f.stats.Latencies = append(f.stats.Latencies, now.Sub(t.Submitted))
+				}
 			}
 			if s.State.Terminal() {
 				t.Terminal++
+				f.progress.Ended++
 				ended = true
 			}
 		} else if !dup && s.State.Terminal() {
@@ -753,12 +769,83 @@ func (f *Framework) update(s *mesos.TaskStatus) error {
 		}
 	}
 	if len(s.UUID) == 0 || s.AgentID == nil {
-		return nil
+		return
 	}
-	f.buf = f.enc.appendAck(f.buf[:0], s.AgentID.Value, s.TaskID.Value, s.UUID)
-	if err := f.call(f.buf); err != nil {
-		return err
+	acks.push(ack{agentID: s.AgentID.Value, taskID: s.TaskID.Value, uuid: s.UUID, started: started})
+}
+
+// ackWorkers is how many acknowledgements a framework has in flight: the
+// event loop queues them and goes on, as a scheduler driver does, instead
+// of waiting a round trip per update.
+const ackWorkers = 4
+
+// ack is one acknowledgement to send; started marks the first
+// TASK_RUNNING of its task.
+type ack struct {
+	agentID, taskID string
+	uuid            []byte
+	started         bool
+}
+
+// ackQueue sends one session's acknowledgements on ackWorkers goroutines.
+// A redirect closes redirected, once; other failures are counted
+// (CallErrors) and dropped: the agent resends an update it has no
+// acknowledgement for.
+type ackQueue struct {
+	q          chan ack
+	redirected chan struct{}
+	once       sync.Once
+	ctx        context.Context
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
+}
+
+func (f *Framework) startAcks(ctx context.Context, master, streamID string) *ackQueue {
+	a := &ackQueue{q: make(chan ack, 1024), redirected: make(chan struct{})}
+	a.ctx, a.cancel = context.WithCancel(ctx)
+	ctx = a.ctx
+	for range ackWorkers {
+		a.wg.Go(func() {
+			var buf []byte
+			for {
+				var k ack
+				select {
+				case <-ctx.Done():
+					return
+				case k = <-a.q:
+				}
+				buf = f.enc.appendAck(buf[:0], k.agentID, k.taskID, k.uuid)
+				err := f.g.post(master, streamID, buf)
+				switch {
+				case errors.Is(err, errRedirected):
+					a.once.Do(func() { close(a.redirected) })
+				case err != nil:
+					f.count(func(s *Stats) { s.CallErrors++ })
+				default:
+					f.count(func(s *Stats) {
+						s.Acks++
+						if k.started {
+							f.progress.Started++ // its TASK_RUNNING acknowledged
+						}
+					})
+				}
+			}
+		})
 	}
-	f.count(func(st *Stats) { st.Acks++ })
-	return nil
+	return a
+}
+
+// push queues k, waiting while the queue is full.
+func (a *ackQueue) push(k ack) {
+	select {
+	case a.q <- k:
+	case <-a.redirected:
+	case <-a.ctx.Done():
+	}
+}
+
+// stop ends the workers, dropping what is queued, and waits for them.
+func (a *ackQueue) stop() {
+	a.cancel()
+	a.wg.Wait()
 }

@@ -151,6 +151,25 @@ func (g *Group) Stats() Stats {
 	return s
 }
 
+// Counters sums the frameworks' Counters (their stats without
+// latencies).
+func (g *Group) Counters() Stats {
+	var s Stats
+	for _, f := range g.Frameworks() {
+		s.Add(f.Counters())
+	}
+	return s
+}
+
+// Progress sums the frameworks' Progress.
+func (g *Group) Progress() Progress {
+	var p Progress
+	for _, f := range g.Frameworks() {
+		p.Add(f.Progress())
+	}
+	return p
+}
+
 // Lost returns the sum of every framework's Lost.
 func (g *Group) Lost() int {
 	n := 0

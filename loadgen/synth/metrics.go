@@ -31,6 +31,24 @@ type Stats struct {
 	frameworkID string
 }
 
+// Progress counts a framework's tasks by where they are, kept as updates
+// arrive so that reading it costs nothing at any scale.
+type Progress struct {
+	Launched int64 // tasks in ACCEPT calls the master took
+	Running  int64 // tasks whose latest state is TASK_RUNNING
+	// Started counts the tasks whose first TASK_RUNNING was received and
+	// acknowledged (202); Ended those with a terminal update.
+	Started, Ended int64
+}
+
+// Add adds o into p.
+func (p *Progress) Add(o Progress) {
+	p.Launched += o.Launched
+	p.Running += o.Running
+	p.Started += o.Started
+	p.Ended += o.Ended
+}
+
 // Add adds o into s.
 func (s *Stats) Add(o Stats) {
 	s.Subscribes += o.Subscribes
@@ -55,10 +73,16 @@ func (s *Stats) Add(o Stats) {
 	s.Latencies = append(s.Latencies, o.Latencies...)
 }
 
-func (s *Stats) clone() Stats {
+// clone copies s; without latencies, Latencies is left out (it grows
+// with every task, and a monitor that reads counters once a second does
+// not need it).
+func (s *Stats) clone(latencies bool) Stats {
 	c := *s
 	c.Updates = maps.Clone(s.Updates)
-	c.Latencies = append([]time.Duration(nil), s.Latencies...)
+	c.Latencies = nil
+	if latencies {
+		c.Latencies = append([]time.Duration(nil), s.Latencies...)
+	}
 	return c
 }
 
