@@ -15,6 +15,11 @@
 //	                in the module's root, into a temporary directory)
 //	-duration D     override run.duration (0: the profile's)
 //	-seed N         seed of task durations, picky declines and fault victims
+//	-report FILE    write a self-contained HTML report (inline SVG charts,
+//	                no scripts, nothing fetched) to FILE; it is created
+//	                before the run, so a bad path fails at once
+//	-cpuprofile F   loadgen's CPU profile; the masterd's goes to F.masterd
+//	-memprofile F   loadgen's heap profile; the masterd's to F.masterd
 //
 // # A run
 //
@@ -53,7 +58,10 @@
 //
 // At the end a summary table on stdout: run time, agents, frameworks,
 // offers, accepts and launches a second, submit→TASK_RUNNING latency
-// p50/p99/max, the master's CPU seconds and peak RSS, the faults
+// p50/p99/max, the master's CPU seconds and peak RSS, the fairness error
+// (mean and max over the seconds after every framework subscribed, of
+// the largest gap between a role's dominant share and its weighted DRF
+// share; fairness.go and docs/profiles.md define it), the faults
 // injected, updates acknowledged, lost updates (tasks of non-service
 // frameworks with no terminal update after the drain; a service's
 // instances run on by design and only services may have infinite
@@ -61,6 +69,12 @@
 // uuid). The exit status is 1 when any update was lost or duplicated, a
 // framework got ERROR or the masterd reported a data race; 2 for bad
 // usage or a profile loadgen cannot run.
+//
+// With -report, the same table and charts drawn from the monitor's
+// per-second samples go to one HTML file (htmlreport.go): offers and
+// launches a second, tasks running, each role's dominant share against
+// its DRF share, the fairness error, latency percentiles, and the
+// master's RSS and CPU. docs/profiles.md says how to read it.
 //
 // # Not supported yet
 //

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -34,6 +35,13 @@ type plan struct {
 	endRunning bool
 	// notes are what the profile asks for that loadgen skips.
 	notes []string
+
+	// roles are the frameworks' roles in order of first appearance, with
+	// their weights (the first group's, 0 taken as 1), and capacity is
+	// the agents' cpus and mem summed: the fairness error's inputs.
+	roles    []string
+	weights  []float64
+	capacity resVec
 }
 
 // fwPlan is one synthetic framework.
@@ -45,6 +53,9 @@ type fwPlan struct {
 	// service: its tasks are still running at the end by design, so they
 	// are not counted as lost.
 	service bool
+	// weight is its group's weight (0: the default, 1), for the fairness
+	// error's DRF shares.
+	weight float64
 }
 
 // newPlan builds the plan of p; seed makes the task durations, picky
@@ -65,6 +76,14 @@ func newPlan(p *profiles.Profile, seed uint64) (*plan, error) {
 		pl.faults = append(pl.faults, f)
 	}
 
+	agentRes, err := core.ParseResources(p.Cluster.AgentResources)
+	if err != nil {
+		return nil, fmt.Errorf("cluster.agent_resources: %w", err)
+	}
+	pl.capacity = resVec{agentRes.ScalarValue("cpus").Float(), agentRes.ScalarValue("mem").Float()}
+	for k := range pl.capacity {
+		pl.capacity[k] *= float64(p.Cluster.Agents)
+	}
 	racks := max(p.Cluster.Racks, 1)
 	for i := range p.Cluster.Agents {
 		// Agent i is on rack i % racks, numbered from 0.
@@ -75,6 +94,7 @@ func newPlan(p *profiles.Profile, seed uint64) (*plan, error) {
 	}
 
 	quota := false
+	roleIndex := map[string]int{}
 	for gi, g := range p.Frameworks {
 		if g.Weight != 0 || g.Guarantee != "" || g.Limit != "" {
 			quota = true
@@ -116,7 +136,19 @@ func newPlan(p *profiles.Profile, seed uint64) (*plan, error) {
 				},
 				RefuseSeconds: g.RefuseSeconds,
 			}
-			fp := fwPlan{cfg: cfg}
+			fp := fwPlan{cfg: cfg, weight: g.Weight}
+			role := roleName(cfg.Role)
+			if j, ok := roleIndex[role]; !ok {
+				roleIndex[role] = len(pl.roles)
+				pl.roles = append(pl.roles, role)
+				pl.weights = append(pl.weights, weightOr1(g.Weight))
+			} else if w := weightOr1(g.Weight); w != pl.weights[j] {
+				note := fmt.Sprintf("frameworks[%d]: role %q has weight %v in an earlier group; the fairness error uses %v",
+					gi, role, w, pl.weights[j])
+				if !slices.Contains(pl.notes, note) { // once, not once a framework
+					pl.notes = append(pl.notes, note)
+				}
+			}
 			switch g.Kind {
 			case profiles.Greedy:
 				fp.cfg.Kind = synth.Greedy
@@ -151,6 +183,22 @@ func newPlan(p *profiles.Profile, seed uint64) (*plan, error) {
 		return nil, fmt.Errorf("profile %q: run.duration is 0 but no framework has total_tasks, so the run would never end; give -duration", p.Name)
 	}
 	return pl, nil
+}
+
+// roleName is the role a synth.Framework takes for r: "*" for none.
+func roleName(r string) string {
+	if r == "" {
+		return "*"
+	}
+	return r
+}
+
+// weightOr1 is a profile weight with 0 (absent) taken as the default, 1.
+func weightOr1(w float64) float64 {
+	if w <= 0 {
+		return 1
+	}
+	return w
 }
 
 func (pl *plan) hasFinite() bool {

@@ -24,6 +24,27 @@ type monitor struct {
 	last    procSample
 	peakRSS int64
 	sampled bool
+
+	// samples holds one sample a second, for the fairness summary and the
+	// HTML report; the loop appends, and it is read after the loop ends.
+	samples []sample
+}
+
+// sample is what the monitor saw at one tick.
+type sample struct {
+	at               time.Duration // since the run's start
+	offers, launches float64       // a second, over the last tick
+	running          int64         // tasks running on the simulated agents
+	subscribed       int           // frameworks subscribed
+	// all: every framework of the plan had subscribed, so the sample
+	// counts toward the fairness summary.
+	all bool
+	// master: cpu (CPU seconds a second over the last tick) and rss
+	// (bytes) were sampled; false for an external master.
+	master bool
+	cpu    float64
+	rss    int64
+	fair   fairness
 }
 
 func newMonitor(master *masterProc, fleet *simagent.Fleet, out io.Writer) *monitor {
@@ -83,9 +104,15 @@ func (m *monitor) loop(ctx context.Context, start time.Time, pl *plan, g *synth.
 	for _, f := range pl.fws {
 		finite[f.cfg.Name] = f.finite
 	}
+	roleIndex := map[string]int{}
+	for i, r := range pl.roles {
+		roleIndex[r] = i
+	}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	var prev synth.Stats
+	m.sample()
+	prevCPU := m.last.cpu // the master's CPU rate is per tick, from here
 	prevAt := start
 	lastLine := start
 	defer func() {
@@ -140,6 +167,16 @@ func (m *monitor) loop(ctx context.Context, start time.Time, pl *plan, g *synth.
 			fmt.Fprintln(m.out, line)
 			lastLine = now
 		}
+		smp := sample{at: elapsed, offers: float64(st.OffersReceived-prev.OffersReceived) / dt,
+			launches: float64(st.TasksLaunched-prev.TasksLaunched) / dt, running: fl.TasksRunning,
+			subscribed: subscribed, all: subscribed == len(pl.fws),
+			fair: sampleFairness(fws, roleIndex, pl)}
+		if m.sampled {
+			smp.master, smp.rss = true, m.last.rss
+			smp.cpu = (m.last.cpu - prevCPU).Seconds() / dt
+			prevCPU = m.last.cpu
+		}
+		m.samples = append(m.samples, smp)
 		prev, prevAt = st, now
 		if done {
 			return
@@ -149,30 +186,46 @@ func (m *monitor) loop(ctx context.Context, start time.Time, pl *plan, g *synth.
 
 // result is what a run measured.
 type result struct {
-	profile    string
-	elapsed    time.Duration // from the first framework to the end, before the drain
-	agents     int
-	frameworks int
-	stats      synth.Stats
-	fleet      simagent.Stats
-	master     [2]string // CPU seconds, peak RSS
-	progress   synth.Progress
-	endRunning bool // the run ended when every task was running
-	lost       int
-	duplicates int64
-	faults     struct{ killed, restarted, partitioned, healed int64 }
+	profile     string
+	description string // the profile's
+	command     string // loadgen's command line, for the report
+	finished    time.Time
+	elapsed     time.Duration // from the first framework to the end, before the drain
+	agents      int
+	frameworks  int
+	stats       synth.Stats
+	fleet       simagent.Stats
+	master      [2]string // CPU seconds, peak RSS
+	progress    synth.Progress
+	endRunning  bool // the run ended when every task was running
+	lost        int
+	duplicates  int64
+	faults      struct{ killed, restarted, partitioned, healed int64 }
+	// samples are the monitor's, one a second; roles and weights name
+	// the places of their fairness figures.
+	samples  []sample
+	roles    []string
+	weights  []float64
+	fairness fairnessSummary
 	// errors are failures besides lost and duplicated updates: frameworks
 	// the master sent ERROR, a data race reported by the masterd.
 	errors []string
 	notes  []string
 }
 
-// print writes the summary table.
-func (r *result) print(w io.Writer) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+// failed reports whether an invariant broke: the exit status is 1.
+func (r *result) failed() bool { return len(r.errors) > 0 || r.lost > 0 || r.duplicates > 0 }
+
+// summaryRow is one row of the summary table.
+type summaryRow struct{ Key, Value string }
+
+// rows are the summary table, shared by the text summary and the HTML
+// report.
+func (r *result) rows() []summaryRow {
+	var rows []summaryRow
 	secs := r.elapsed.Seconds()
 	rate := func(n int64) string { return fmt.Sprintf("%.1f", float64(n)/secs) }
-	row := func(k, v string) { fmt.Fprintf(tw, "%s\t%s\n", k, v) }
+	row := func(k, v string) { rows = append(rows, summaryRow{k, v}) }
 	row("profile", r.profile)
 	row("run time", r.elapsed.Round(time.Millisecond).String())
 	row("agents", fmt.Sprint(r.agents))
@@ -187,6 +240,7 @@ func (r *result) print(w io.Writer) {
 	row("submit→RUNNING p50/p99/max", latencies(r.stats.Latencies))
 	row("master CPU", r.master[0])
 	row("master peak RSS", r.master[1])
+	row("fairness error mean/max", r.fairnessFigure())
 	row("agent faults", fmt.Sprintf("killed %d, restarted %d, partitioned %d, healed %d",
 		r.faults.killed, r.faults.restarted, r.faults.partitioned, r.faults.healed))
 	row("updates acknowledged", fmt.Sprintf("%d (agents: %d acked, %d pending)", r.stats.Acks, r.fleet.UpdatesAcked, r.fleet.UpdatesPending))
@@ -199,6 +253,30 @@ func (r *result) print(w io.Writer) {
 			first = append(first, line)
 		}
 		row("errors", strings.Join(first, "; "))
+	}
+	return rows
+}
+
+// fairnessFigure formats the fairness error's mean and max in percent of
+// the cluster (a dominant share of 0.05 is 5%), with the worst role and
+// when.
+func (r *result) fairnessFigure() string {
+	f := r.fairness
+	if f.samples == 0 {
+		return "- (no sample with every framework subscribed)"
+	}
+	worst := "every role at its DRF share"
+	if f.max > 0 {
+		worst = fmt.Sprintf("worst: role %s at %s", r.roles[f.worst], f.at.Round(time.Second))
+	}
+	return fmt.Sprintf("%.2f%% / %.2f%% of the cluster (%s; %d samples)", 100*f.mean, 100*f.max, worst, f.samples)
+}
+
+// print writes the summary table.
+func (r *result) print(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, row := range r.rows() {
+		fmt.Fprintf(tw, "%s\t%s\n", row.Key, row.Value)
 	}
 	tw.Flush()
 }

@@ -30,7 +30,9 @@ type config struct {
 	masterd  string
 	duration time.Duration // 0: the profile's
 	seed     uint64
-	race     bool // build masterd with -race (tests)
+	race     bool   // build masterd with -race (tests)
+	report   string // write the HTML report to this file
+	command  string // the command line, for the report
 
 	// cpuProfile and memProfile are loadgen's profiles; the masterd it
 	// starts writes its own next to them, with ".masterd" appended.
@@ -46,11 +48,13 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.masterd, "masterd", "", "masterd binary to start (default: go build ./masterd)")
 	fs.DurationVar(&c.duration, "duration", 0, "run length, overriding the profile's run.duration (0: the profile's)")
 	fs.Uint64Var(&c.seed, "seed", 1, "seed of task durations, picky declines and fault victims")
+	fs.StringVar(&c.report, "report", "", "write a self-contained HTML report (SVG charts) to this file")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write loadgen's CPU profile to this file, and the masterd it starts to this file + \".masterd\"")
 	fs.StringVar(&c.memProfile, "memprofile", "", "write loadgen's heap profile at the end to this file, and the masterd's to this file + \".masterd\"")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
+	c.command = commandLine(args)
 	switch {
 	case fs.NArg() > 0:
 		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
@@ -113,12 +117,36 @@ func runConfig(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 	for _, n := range pl.notes {
 		fmt.Fprintf(stderr, "loadgen: note: %s\n", n)
 	}
+	var report *os.File
+	if cfg.report != "" {
+		// Created now, so that a path that cannot be written fails before
+		// the run rather than after it.
+		if report, err = os.Create(cfg.report); err != nil {
+			fmt.Fprintf(stderr, "loadgen: -report: %v\n", err)
+			return 2
+		}
+		defer report.Close()
+	}
 	res, err := execute(ctx, cfg, pl, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "loadgen: %v\n", err)
 		return 1
 	}
+	res.command = cfg.command
 	res.print(stdout)
+	status := 0
+	if report != nil {
+		err := renderReport(report, res)
+		if cerr := report.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "loadgen: -report: %v\n", err)
+			status = 1
+		} else {
+			fmt.Fprintf(stderr, "loadgen: report written to %s\n", cfg.report)
+		}
+	}
 	if len(res.errors) > 0 {
 		fmt.Fprintf(stderr, "loadgen: FAIL: %s\n", strings.Join(res.errors, "\n"))
 		return 1
@@ -127,7 +155,23 @@ func runConfig(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "loadgen: FAIL: %d lost and %d duplicated status updates\n", res.lost, res.duplicates)
 		return 1
 	}
-	return 0
+	return status
+}
+
+// commandLine is args as a shell command line (arguments with unusual
+// characters single-quoted).
+func commandLine(args []string) string {
+	var b strings.Builder
+	b.WriteString("loadgen")
+	for _, a := range args {
+		b.WriteByte(' ')
+		if a != "" && strings.Trim(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=./:,+@%") == "" {
+			b.WriteString(a)
+			continue
+		}
+		b.WriteString("'" + strings.ReplaceAll(a, "'", `'\''`) + "'")
+	}
+	return b.String()
 }
 
 // execute starts the master (unless cfg.master), the agents and the
@@ -201,7 +245,9 @@ func execute(ctx context.Context, cfg config, pl *plan, stderr io.Writer) (*resu
 
 	res := &result{profile: pl.profile.Name, elapsed: elapsed, agents: len(pl.agents),
 		frameworks: len(fws), stats: group.Stats(), progress: group.Progress(), endRunning: pl.endRunning,
-		fleet: fleet.Stats(), lost: unfinished(fws, pl.endRunning), master: mon.masterFigures(), notes: pl.notes}
+		fleet: fleet.Stats(), lost: unfinished(fws, pl.endRunning), master: mon.masterFigures(), notes: pl.notes,
+		description: pl.profile.Description, finished: time.Now(),
+		samples: mon.samples, roles: pl.roles, weights: pl.weights, fairness: summarizeFairness(mon.samples)}
 	res.duplicates = res.stats.Duplicates
 	res.faults.killed, res.faults.restarted = faults.killed.Load(), faults.restarted.Load()
 	res.faults.partitioned, res.faults.healed = faults.partitioned.Load(), faults.healed.Load()

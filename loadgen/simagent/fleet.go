@@ -164,6 +164,10 @@ func (f *Fleet) SetMaster(addr string) {
 	}
 }
 
+// Registered is how many agents are registered on a live stream now: the
+// Registered of Stats, without its cost.
+func (f *Fleet) Registered() int64 { return f.stats.registered.Load() }
+
 // AgentID is agent i's id, "" until it first registered.
 func (f *Fleet) AgentID(i int) string {
 	a := f.agents[i]

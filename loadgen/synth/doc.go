@@ -57,7 +57,10 @@
 // task, state and uuid were already seen: a re-delivery), and keeps every
 // submit→TASK_RUNNING latency, submit being the time the ACCEPT call was
 // sent. Lost counts launched tasks with no terminal update yet; call it
-// when the run is over.
+// when the run is over. Demand says how many tasks the framework would
+// have running if it got all it asks for now (loadgen's fairness error
+// takes it as the role's demand); the event loop publishes what it wants
+// in an atomic after each event, so reading it costs a lock and a load.
 //
 // # Encoding
 //

@@ -103,6 +103,9 @@ type Framework struct {
 	err      error // set before done is closed
 	// draining is set by Drain: the framework launches nothing more.
 	draining atomic.Bool
+	// wanted is wants() as the event loop last computed it (at the end
+	// of each event it handles), for Demand; math.MaxInt is no limit.
+	wanted atomic.Int64
 
 	// The fields below are the event loop's own.
 	info      mesos.FrameworkInfo
@@ -177,6 +180,7 @@ func newFramework(g *Group, cfg Config) (*Framework, error) {
 		queued:    cfg.Total,
 		phaseLeft: -1,
 	}
+	f.wanted.Store(int64(f.wants()))
 	if cfg.Role != "*" {
 		f.info.Roles = []string{cfg.Role}
 		f.info.Capabilities = []mesos.Capability{{Type: mesos.CapMultiRole}}
@@ -298,6 +302,28 @@ func (f *Framework) Running() int {
 	return int(f.progress.Running)
 }
 
+// Demand returns how many tasks the framework would have running if the
+// master gave it everything it asks for now: its tasks launched and not
+// ended, plus what it would launch (ignoring its rate limit). Greedy and
+// Picky: what is left of their budget; Service: Instances; Bursty: what
+// its flood still wants, nothing more when idle; after Drain, nothing
+// more. math.MaxInt means no limit (Greedy without a Total, Bursty
+// without a per-flood Total). Cheap and safe to call from any goroutine;
+// it is as fresh as the event loop's last event.
+func (f *Framework) Demand() int {
+	f.mu.Lock()
+	running := int(f.progress.Launched - f.progress.Ended)
+	f.mu.Unlock()
+	if f.draining.Load() {
+		return running
+	}
+	w := int(f.wanted.Load())
+	if w > math.MaxInt-running {
+		return math.MaxInt
+	}
+	return running + w
+}
+
 // run subscribes and re-subscribes, with backoff, until ctx ends or the
 // master sends ERROR.
 func (f *Framework) run(ctx context.Context) {
@@ -307,6 +333,7 @@ func (f *Framework) run(ctx context.Context) {
 	if f.cfg.Kind == Bursty {
 		f.startPhase(now, true)
 	}
+	f.wanted.Store(int64(f.wants()))
 	backoff := minBackoff
 	for {
 		subscribed, err := f.session(ctx)
@@ -489,6 +516,7 @@ func (f *Framework) session(ctx context.Context) (bool, error) {
 			f.startPhase(now, !f.flood)
 			f.adjustSuppression()
 		}
+		f.wanted.Store(int64(f.wants()))
 		if !wake.Stop() {
 			select {
 			case <-wake.C:
