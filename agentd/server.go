@@ -447,7 +447,7 @@ func (s *server) subscribeOnce(ctx context.Context, client *http.Client, master 
 			return cause(err)
 		}
 		var ev agentapi.Event
-		if err := json.Unmarshal(rec, &ev); err != nil {
+		if err := agentapi.DecodeEvent(rec, &ev); err != nil {
 			return fmt.Errorf("bad event from the master: %w", err)
 		}
 		if ev.Type == agentapi.EventRegistered {

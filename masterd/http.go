@@ -281,7 +281,7 @@ func (s *server) agentCall(ctx *fasthttp.RequestCtx, m *master.Master) {
 		return
 	}
 	var batch agentapi.Batch
-	if err := mesos.Decode(ctx.PostBody(), &batch); err != nil {
+	if err := agentapi.DecodeBatch(ctx.PostBody(), &batch); err != nil {
 		daemon.WriteError(ctx, 400, err.Error())
 		return
 	}

@@ -1,7 +1,6 @@
 package agentapi
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -17,9 +16,9 @@ var ErrRefused = errors.New("agentapi: the master refused a batch of calls")
 // (host:port), waiting at most timeout. An answer other than 202 is an
 // error, wrapping ErrRefused for a 4xx.
 func PostCalls(client *fasthttp.Client, master string, calls []Call, timeout time.Duration) error {
-	body, err := json.Marshal(Batch{Calls: calls})
-	if err != nil {
-		return err
+	body := AppendBatch(nil, &Batch{Calls: calls})
+	if len(body) == 0 {
+		return errors.New("agentapi: a call cannot be encoded")
 	}
 	req := fasthttp.AcquireRequest()
 	resp := fasthttp.AcquireResponse()

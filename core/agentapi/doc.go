@@ -14,4 +14,11 @@
 // Types reuse the Mesos v1 messages of package mesos (AgentInfo, TaskInfo,
 // TaskStatus, ...) so that what reaches a framework is what the agent
 // sent.
+//
+// The hot messages have a hand-written codec (codec.go, on package
+// jsonwire): [AppendBatch] and [DecodeBatch] for batches of calls,
+// [AppendEvent] and [DecodeEvent] for events. Its output is byte for byte
+// json.Marshal's, and any input it does not expect is decoded again the
+// slow way (mesos.Decode for batches, json.Unmarshal for events), so
+// values and errors do not depend on which path ran.
 package agentapi

@@ -75,11 +75,17 @@ func jsonKind(k string) string {
 	return k
 }
 
-// DecodeCall decodes and validates a scheduler call.
+// DecodeCall decodes and validates a scheduler call. The hot calls
+// (ACKNOWLEDGE, DECLINE, REVIVE, SUPPRESS, ACCEPT with LAUNCH operations)
+// are read by a hand-written decoder (codec.go); whatever it does not take
+// is decoded again with Decode, so results and errors are Decode's.
 func DecodeCall(data []byte) (*Call, error) {
 	var c Call
-	if err := Decode(data, &c); err != nil {
-		return nil, err
+	if !decodeCallFast(data, &c) {
+		c = Call{}
+		if err := Decode(data, &c); err != nil {
+			return nil, err
+		}
 	}
 	if err := c.Validate(); err != nil {
 		return nil, err

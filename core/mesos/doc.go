@@ -19,5 +19,13 @@
 // offers attach to each resource (allocation_info) is added on output by
 // [OfferResources].
 //
+// The hot messages also have a hand-written codec (codec.go, on package
+// jsonwire): [AppendEvent] and [DecodeEvent] for UPDATE, OFFERS,
+// HEARTBEAT and RESCIND events, and a fast path inside [DecodeCall] for
+// ACKNOWLEDGE, DECLINE, REVIVE, SUPPRESS and ACCEPT (LAUNCH) calls. It is
+// a fast path only: its output is byte for byte json.Marshal's, and any
+// input it does not expect is decoded again with encoding/json, so values
+// and error messages do not depend on which path ran.
+//
 // Everything here is pure: no I/O and no clocks.
 package mesos

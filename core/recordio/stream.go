@@ -38,12 +38,19 @@ func NewStream(heartbeat any) *Stream {
 	return s
 }
 
-// SendJSON queues v; it reports false when the stream is closed.
+// SendJSON queues v encoded by encoding/json; it reports false when the
+// stream is closed.
 func (s *Stream) SendJSON(v any) bool {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return false
 	}
+	return s.Send(b)
+}
+
+// Send queues the JSON document b (which it copies); it reports false
+// when the stream is closed.
+func (s *Stream) Send(b []byte) bool {
 	rec := Append(make([]byte, 0, len(b)+12), b)
 	s.mu.Lock()
 	if s.closed {

@@ -218,7 +218,7 @@ func (a *agent) subscribeOnce() error {
 			continue // partitioned: the event never arrives
 		}
 		var ev agentapi.Event
-		if err := json.Unmarshal(rec, &ev); err != nil {
+		if err := agentapi.DecodeEvent(rec, &ev); err != nil {
 			return fmt.Errorf("simagent: bad event from the master: %w", err)
 		}
 		a.mu.Lock()

@@ -13,6 +13,7 @@ import (
 type encoder struct {
 	ack     []byte // {"framework_id":{...},"type":"ACKNOWLEDGE","acknowledge":{"agent_id":{"value":
 	decline []byte // {"framework_id":{...},"type":"DECLINE","decline":{"offer_ids":[
+	accept  []byte // {"framework_id":{...},"type":"ACCEPT","accept":{"offer_ids":[
 }
 
 func newEncoder(frameworkID string) encoder {
@@ -21,7 +22,28 @@ func newEncoder(frameworkID string) encoder {
 	return encoder{
 		ack:     append(append([]byte(nil), fw...), `"ACKNOWLEDGE","acknowledge":{"agent_id":{"value":`...),
 		decline: append(append([]byte(nil), fw...), `"DECLINE","decline":{"offer_ids":[`...),
+		accept:  append(append([]byte(nil), fw...), `"ACCEPT","accept":{"offer_ids":[`...),
 	}
+}
+
+// appendAccept writes an ACCEPT of one offer that launches tasks, with a
+// refuse_seconds 0 filter; ok is false if a task needs encoding/json
+// (mesos.AppendTaskInfo's fast path does not take it).
+func (e *encoder) appendAccept(dst []byte, offer string, tasks []mesos.TaskInfo) ([]byte, bool) {
+	dst = append(dst, e.accept...)
+	dst = append(dst, `{"value":`...)
+	dst = appendJSONString(dst, offer)
+	dst = append(dst, `}],"operations":[{"type":"LAUNCH","launch":{"task_infos":[`...)
+	for i := range tasks {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		var ok bool
+		if dst, ok = mesos.AppendTaskInfo(dst, &tasks[i]); !ok {
+			return dst, false
+		}
+	}
+	return append(dst, `]}}],"filters":{"refuse_seconds":0}}}`...), true
 }
 
 func (e *encoder) appendAck(dst []byte, agentID, taskID string, uuid []byte) []byte {

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"testing"
 
+	"meseta/core"
 	"meseta/core/mesos"
 )
 
@@ -31,6 +32,28 @@ func TestEncoderMatchesJSON(t *testing.T) {
 		Decline: &mesos.Decline{OfferIDs: []mesos.ID{{Value: "o1"}, {Value: "o2"}}, Filters: &mesos.Filters{RefuseSeconds: &r}}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("decline: got %+v, want %+v", got, want)
+	}
+	got = mesos.Call{}
+	tasks := []mesos.TaskInfo{{Name: "t<1>", TaskID: mesos.ID{Value: "t<1>"}, AgentID: mesos.ID{Value: "a1"},
+		Resources: core.MustParseResources("cpus:0.1;mem:32"), Command: &mesos.CommandInfo{Value: "sleep 1"},
+		Labels: &mesos.Labels{Labels: []mesos.Label{{Key: DurationLabel, Value: "1"}}}}}
+	b, ok := e.appendAccept(nil, "o3", tasks)
+	if !ok {
+		t.Fatal("appendAccept refused a plain task")
+	}
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatalf("accept %s: %v", b, err)
+	}
+	zero := 0.0
+	want = mesos.Call{FrameworkID: &mesos.ID{Value: "fw-1"}, Type: mesos.CallAccept, Accept: &mesos.Accept{
+		OfferIDs:   []mesos.ID{{Value: "o3"}},
+		Operations: []mesos.Operation{{Type: mesos.OpLaunch, Launch: &mesos.Launch{TaskInfos: tasks}}},
+		Filters:    &mesos.Filters{RefuseSeconds: &zero}}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("accept: got %+v, want %+v", got, want)
+	}
+	if c, err := mesos.DecodeCall(b); err != nil || !reflect.DeepEqual(*c, want) {
+		t.Errorf("the master decodes the accept as %+v, %v", c, err)
 	}
 }
 

@@ -427,7 +427,7 @@ func (f *Framework) session(ctx context.Context) (bool, error) {
 			var it streamItem
 			if err == nil {
 				it.ev = new(mesos.Event)
-				if err = json.Unmarshal(rec, it.ev); err != nil {
+				if err = mesos.DecodeEvent(rec, it.ev); err != nil {
 					err = fmt.Errorf("synth: bad event: %w", err)
 				}
 			}
@@ -716,7 +716,14 @@ func (f *Framework) launch(o *mesos.Offer, n int) error {
 		Filters: &mesos.Filters{RefuseSeconds: &zero},
 	}}
 	submitted := time.Now()
-	if err := f.callJSON(c); err != nil {
+	var err error
+	if body, ok := f.enc.appendAccept(f.buf[:0], o.ID.Value, tasks); ok {
+		f.buf = body
+		err = f.call(body)
+	} else {
+		err = f.callJSON(c)
+	}
+	if err != nil {
 		return err
 	}
 	f.launched += n
