@@ -313,7 +313,15 @@ func (a *agent) updateLocked(t *taskRun, s mesos.TaskStatus, now time.Time) []ag
 		a.ckptErr("task", a.ckpt.PutTask(checkpoint.TaskRecord{FrameworkID: t.key.framework, ExecutorID: t.exec.key.executor,
 			Role: t.role, Info: t.info, State: t.state, Terminal: t.terminal}))
 	}
-	return a.updates.Add(su, now)
+	send := a.updates.Add(su, now)
+	if !a.registered {
+		// registeredWith sends every task's head update once the agent is
+		// (re-)registered, this one included: sending it now too would
+		// deliver it twice. Deciding under a.mu, which registeredWith
+		// holds while it reads the heads, leaves no window between.
+		return nil
+	}
+	return send
 }
 
 // agentStatusLocked makes an agent-sourced update for a task.

@@ -2,8 +2,12 @@ package e2e
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -38,7 +42,13 @@ func TestBadInput(t *testing.T) {
 		{"foreign offer accept", `{"type":"ACCEPT","framework_id":{"value":"` + other.id + `"},"accept":{"offer_ids":[{"value":"` + offers[0].ID.Value + `"}],"operations":[]}}`,
 			"application/json", other.streamID, 400, "belongs to another framework"},
 		{"reserve not supported", `{"type":"ACCEPT","framework_id":{"value":"` + owner.id + `"},"accept":{"offer_ids":[{"value":"` + offers[0].ID.Value + `"}],"operations":[{"type":"RESERVE","reserve":{"resources":[]}}]}}`,
-			"application/json", owner.streamID, 400, "not supported yet"},
+			"application/json", owner.streamID, 400, "RESERVE is not supported yet"},
+		{"unreserve not supported", `{"type":"ACCEPT","framework_id":{"value":"` + owner.id + `"},"accept":{"offer_ids":[{"value":"` + offers[0].ID.Value + `"}],"operations":[{"type":"UNRESERVE","unreserve":{"resources":[]}}]}}`,
+			"application/json", owner.streamID, 400, "UNRESERVE is not supported yet"},
+		{"create not supported", `{"type":"ACCEPT","framework_id":{"value":"` + owner.id + `"},"accept":{"offer_ids":[{"value":"` + offers[0].ID.Value + `"}],"operations":[{"type":"CREATE","create":{"volumes":[]}}]}}`,
+			"application/json", owner.streamID, 400, "CREATE is not supported yet"},
+		{"destroy not supported", `{"type":"ACCEPT","framework_id":{"value":"` + owner.id + `"},"accept":{"offer_ids":[{"value":"` + offers[0].ID.Value + `"}],"operations":[{"type":"DESTROY","destroy":{"volumes":[]}}]}}`,
+			"application/json", owner.streamID, 400, "DESTROY is not supported yet"},
 		{"protobuf", "\x08\x02", "application/x-protobuf", other.streamID, 415, "application/x-protobuf"},
 		{"not subscribed", `{"type":"REVIVE","framework_id":{"value":"nobody"}}`, "application/json", "x", 403, "not subscribed"},
 		{"wrong stream", `{"type":"REVIVE","framework_id":{"value":"` + other.id + `"}}`, "application/json", "stale", 400, "Mesos-Stream-Id"},
@@ -71,20 +81,55 @@ func TestBadInput(t *testing.T) {
 	if n := num(getJSON(t, c.url("/metrics/snapshot"))["master/tasks_launched"]); n != 0 {
 		t.Errorf("%v tasks launched by bad calls", n)
 	}
-	// The offer still works for its owner.
-	owner.launch(offers[0], []mesos.TaskInfo{commandTask("ok", offers[0], "cpus:0.5;mem:32", "true")}, 0)
+	// The offer still works for its owner. Its task leaves a symbolic
+	// link out of its sandbox, to a file that exists.
+	secret := filepath.Join(c.dir, "secret")
+	if err := os.WriteFile(secret, []byte("not for tasks' eyes"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	owner.launch(offers[0], []mesos.TaskInfo{commandTask("ok", offers[0], "cpus:0.5;mem:32", "ln -s "+secret+" escape && echo fine")}, 0)
 	owner.waitState("ok", mesos.TaskFinished, 30*time.Second)
+	runs, _ := filepath.Glob(filepath.Join(c.dir, "agent0/slaves/*/frameworks", owner.id, "executors/ok/runs/*"))
+	runs = slices.DeleteFunc(runs, func(p string) bool { return filepath.Base(p) == "latest" })
+	if len(runs) != 1 {
+		t.Fatalf("the task's sandbox: %v, want one run directory", runs)
+	}
+	sandbox := runs[0]
+	rel, err := filepath.Rel(sandbox, secret)
+	if err != nil || !strings.HasPrefix(rel, "../") {
+		t.Fatalf("relative path from the sandbox to %s: %q, %v", secret, rel, err)
+	}
 
-	// Hostile sandbox paths for /files/read are refused.
-	agent := "http://" + c.agents[0].addr
-	for _, p := range []string{"/etc/passwd", c.dir + "/agent0/slaves/../../../../etc/passwd", "../../etc/shadow"} {
-		resp, err := http.Get(agent + "/files/read?offset=0&path=" + url.QueryEscape(p))
+	// /files/read serves the sandbox, and refuses hostile paths with the
+	// status the sandbox package documents: 403 for a path that is, or
+	// resolves to, a place outside the sandboxes (each of these names a
+	// file that exists, so a missing check cannot hide behind 404), 400
+	// for a relative one.
+	read := func(p string) (int, string) {
+		t.Helper()
+		resp, err := http.Get("http://" + c.agents[0].addr + "/files/read?offset=0&path=" + url.QueryEscape(p))
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp.Body.Close()
-		if resp.StatusCode != 403 && resp.StatusCode != 404 && resp.StatusCode != 400 {
-			t.Errorf("/files/read of %q answered %d", p, resp.StatusCode)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := read(sandbox + "/stdout"); code != 200 || !strings.Contains(body, "fine") {
+		t.Fatalf("/files/read of the task's stdout: %d %s", code, body)
+	}
+	for _, tc := range []struct {
+		path string
+		code int
+	}{
+		{"/etc/passwd", 403},
+		{secret, 403},
+		{sandbox + "/" + rel, 403}, // .. up and out, to the secret
+		{sandbox + "/escape", 403}, // the symbolic link to the secret
+		{"../../etc/passwd", 400},
+	} {
+		if code, body := read(tc.path); code != tc.code || strings.Contains(body, "not for tasks") {
+			t.Errorf("/files/read of %q answered %d %s, want %d", tc.path, code, body, tc.code)
 		}
 	}
 }

@@ -52,8 +52,8 @@ func TestFailurePaths(t *testing.T) {
 		f.t = t
 		launchOne(f, func(o mesos.Offer) mesos.TaskInfo { return commandTask("three", o, "cpus:0.5;mem:32", "exit 3") })
 		s := f.waitState("three", mesos.TaskFailed, 20*time.Second)
-		if !strings.Contains(s.Message, "3") {
-			t.Errorf("TASK_FAILED message %q does not carry the exit code", s.Message)
+		if !strings.Contains(s.Message, "Command exited with status 3") {
+			t.Errorf("TASK_FAILED message %q, want it to say \"Command exited with status 3\"", s.Message)
 		}
 	})
 	t.Run("fetch-fails", func(t *testing.T) {

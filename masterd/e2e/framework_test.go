@@ -27,6 +27,9 @@ type framework struct {
 	events   chan *mesos.Event
 	closed   chan struct{}
 
+	// subscribed is the body of the last SUBSCRIBED.
+	subscribed mesos.Subscribed
+
 	// mu guards log: every event received, for assertions.
 	mu  sync.Mutex
 	log []*mesos.Event
@@ -123,6 +126,7 @@ func (f *framework) tryOpen(suppressed []string, d time.Duration) error {
 		return fmt.Errorf("ERROR %s", ev.Error.Message)
 	}
 	f.id = ev.Subscribed.FrameworkID.Value
+	f.subscribed = *ev.Subscribed
 	return nil
 }
 

@@ -3,6 +3,7 @@ package e2e
 import (
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -30,6 +31,7 @@ func TestOperatorKeys(t *testing.T) {
 		}
 	}
 	st := getJSON(t, c.url("/master/state"))
+	requireSubscribed(t, f, st, 0.3)
 	has("/master/state", st, `version start_time elected_time id pid hostname activated_slaves deactivated_slaves
 		unreachable_slaves leader leader_info cluster flags slaves frameworks completed_frameworks orphan_tasks
 		unregistered_frameworks`)
@@ -143,4 +145,38 @@ func TestMemoryLimit(t *testing.T) {
 	})
 	s := f.waitState("hog", mesos.TaskFailed, 60*time.Second)
 	t.Logf("memory hog: TASK_FAILED %q", s.Message)
+}
+
+// requireSubscribed checks the framework's SUBSCRIBED against the master's
+// /master/state: the heartbeat interval in seconds, and master_info with
+// the master's id, port and hostname.
+func requireSubscribed(t *testing.T, f *framework, st map[string]any, heartbeat float64) {
+	t.Helper()
+	sub := f.subscribed
+	if sub.FrameworkID.Value != f.id || sub.HeartbeatIntervalSeconds != heartbeat {
+		t.Errorf("SUBSCRIBED framework_id %q heartbeat_interval_seconds %v, want %q and %v",
+			sub.FrameworkID.Value, sub.HeartbeatIntervalSeconds, f.id, heartbeat)
+	}
+	mi := sub.MasterInfo
+	if mi == nil {
+		t.Fatal("SUBSCRIBED has no master_info")
+	}
+	port := f.master[strings.LastIndex(f.master, ":")+1:]
+	if mi.ID == "" || mi.ID != st["id"] || strconv.Itoa(int(mi.Port)) != port || mi.Hostname == "" || mi.Hostname != st["hostname"] {
+		t.Errorf("SUBSCRIBED master_info id %q port %d hostname %q; want the master's id %v, port %s and hostname %v",
+			mi.ID, mi.Port, mi.Hostname, st["id"], port, st["hostname"])
+	}
+}
+
+// TestMasterDefaults: a master started with no timing flags sends
+// heartbeats every 15 s, Mesos's default: /master/flags shows it and
+// SUBSCRIBED carries it.
+func TestMasterDefaults(t *testing.T) {
+	m := start(t, "masterd", bin.masterd, "--ip=127.0.0.1", "--port=0", "--registry=in_memory")
+	flags := getJSON(t, "http://"+m.addr+"/master/flags")["flags"].(map[string]any)
+	if got := flags["heartbeat_interval"]; got != "15secs" {
+		t.Errorf("default --heartbeat_interval %v, want 15secs", got)
+	}
+	f := subscribe(t, m.addr, newFrameworkInfo("defaults"))
+	requireSubscribed(t, f, getJSON(t, "http://"+m.addr+"/master/state"), 15)
 }

@@ -46,6 +46,12 @@ func TestAgentRestartKeepsTasks(t *testing.T) {
 	f.waitState("steady", mesos.TaskRunning, 20*time.Second)
 	f.waitState("waiter", mesos.TaskRunning, 20*time.Second)
 	before := executorPIDs(t, c.agents[0].addr)
+	if len(before) != 2 {
+		t.Fatalf("executor pids %v, want 2", before)
+	}
+	for _, pid := range before {
+		requireOwnSession(t, pid, c.agents[0])
+	}
 	agentID := o.AgentID.Value
 
 	c.agents[0].kill() // kill -9: no goodbye, executors keep running
@@ -66,6 +72,9 @@ func TestAgentRestartKeepsTasks(t *testing.T) {
 			slaves[0].(map[string]any)["active"] == true
 	})
 	// The finished task's update arrives, once; no other terminal update.
+	// Updates passed over on the way are acknowledged: an ack the killed
+	// agent never got makes it send that update again, and it holds the
+	// task's later updates until that one is acknowledged.
 	var uuid []byte
 	ev := f.next(30*time.Second, func(e *mesos.Event) bool {
 		if e.Type != mesos.EventUpdate {
@@ -75,7 +84,11 @@ func TestAgentRestartKeepsTasks(t *testing.T) {
 		if s.TaskID.Value == "steady" && s.State.Terminal() {
 			t.Fatalf("steady ended %s (%s) across the agent restart", s.State, s.Message)
 		}
-		return s.TaskID.Value == "waiter" && s.State.Terminal()
+		if s.TaskID.Value == "waiter" && s.State.Terminal() {
+			return true
+		}
+		f.ack(&s)
+		return false
 	})
 	if s := ev.Update.Status; s.State != mesos.TaskFinished {
 		t.Fatalf("waiter: %s %s", s.State, s.Message)

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"os"
 	"slices"
 	"strings"
 	"syscall"
@@ -12,42 +13,161 @@ import (
 
 // TestMasterRestartKeepsAgents is acceptance 7a: a standalone master
 // restarted with --registry=pebble gets its agents back, with their
-// running tasks, and the framework re-subscribes to find them.
+// running tasks, and the framework re-subscribes to find them. Three
+// agents, one task on each:
+//
+//   - agent0 stays up: it re-registers at once and its task is kept.
+//   - agent1 is stopped (SIGSTOP) across the restart. The new master
+//     knows from the registry that it was admitted: /master/state lists
+//     it in recovered_slaves, and an explicit reconciliation of its task
+//     gets no answer (proved by order, as in TestRegistryKeepsTasks).
+//     Resumed, it comes back under its id, with its task RUNNING.
+//   - agent2 is removed for missing its pings (SIGSTOP) before the
+//     restart, then killed, so that the old master's goodbye cannot reach
+//     it. Started again after the restart, it recovers its id and its
+//     (checkpointed) executor and re-registers; the new master refuses it
+//     (the registry remembers it is gone) and tells it to shut down: it
+//     kills its task and registers under a new id.
+//
+// An in_memory registry fails this test: the new master would expect no
+// agent back and would take agent2 back under its old id.
 func TestMasterRestartKeepsAgents(t *testing.T) {
-	c := newCluster(t, clusterOpts{agents: 2})
+	c := newCluster(t, clusterOpts{agents: 3, masterFlags: []string{"--registry=pebble",
+		"--agent_ping_timeout=500ms", "--max_agent_ping_timeouts=3"}})
+	agentIDs := make([]string, len(c.agents)) // by index in c.agents
+	index := map[string]int{}                 // agent id -> index
+	for i, p := range c.agents {
+		agentIDs[i] = getJSON(t, "http://"+p.addr+"/state")["id"].(string)
+		index[agentIDs[i]] = i
+	}
 	info := newFrameworkInfo("survivor")
 	info.FailoverTimeout = 300
+	info.Checkpoint = true // agent2's executor outlives its agent
 	f := subscribe(t, c.master.addr, info)
-	launchOne(f, func(o mesos.Offer) mesos.TaskInfo { return commandTask("long", o, "cpus:0.5;mem:32", "sleep 600") })
-	running := f.waitState("long", mesos.TaskRunning, 20*time.Second)
-	agentID := running.AgentID.Value
+	taskNames := []string{"kept", "paused", "removed"} // the task on agent i
+	launched := map[int]bool{}
+	for len(launched) < len(c.agents) {
+		for _, o := range f.nextOffers(20 * time.Second) {
+			i := index[o.AgentID.Value]
+			if launched[i] {
+				f.decline([]mesos.Offer{o}, 0)
+				continue
+			}
+			launched[i] = true
+			f.launch(o, []mesos.TaskInfo{commandTask(taskNames[i], o, "cpus:0.5;mem:32", "sleep 600")}, 0)
+		}
+	}
+	for _, name := range taskNames {
+		f.waitState(name, mesos.TaskRunning, 30*time.Second)
+	}
+	removedPID := executorPIDs(t, c.agents[2].addr)["removed"]
+	if removedPID == 0 {
+		t.Fatal("no executor pid for the task on agent2")
+	}
+
+	// agent2 misses its pings and is removed, before the restart.
+	c.agents[2].signal(syscall.SIGSTOP)
+	lost := f.waitState("removed", mesos.TaskLost, 20*time.Second)
+	if lost.Reason != mesos.ReasonAgentRemoved || !strings.Contains(lost.Message, "health check timed out") {
+		t.Fatalf("agent2's task: %s %s (%s), want TASK_LOST %s for missed pings", lost.State, lost.Reason, lost.Message, mesos.ReasonAgentRemoved)
+	}
+	c.agents[2].kill()
+	if !alive(removedPID) {
+		t.Fatal("agent2's executor died with its agent")
+	}
 	f.close()
 
 	port := c.master.addr[strings.LastIndex(c.master.addr, ":")+1:]
 	c.master.kill() // SIGKILL: no goodbye
+	// Stopped while no master runs, agent1 cannot re-register before the
+	// new master has recovered.
+	c.agents[1].signal(syscall.SIGSTOP)
 	c.startMaster(port)
-	c.waitAgents(2)
+	c.waitAgents(1)
 	st := getJSON(t, c.url("/master/state"))
-	ids := map[string]bool{}
-	for _, s := range st["slaves"].([]any) {
-		ids[s.(map[string]any)["id"].(string)] = true
+	if ids := agentIDsOf(st["slaves"]); !slices.Equal(ids, []string{agentIDs[0]}) {
+		t.Fatalf("agents after the restart %v, want agent0 %s back with its id", ids, agentIDs[0])
 	}
-	if !ids[agentID] {
-		t.Fatalf("agent %s did not come back with its id; agents now %v", agentID, ids)
+	if ids := agentIDsOf(st["recovered_slaves"]); !slices.Equal(ids, []string{agentIDs[1]}) {
+		t.Fatalf("recovered_slaves %v, want only the stopped agent1 %s (not the removed agent2 %s)", ids, agentIDs[1], agentIDs[2])
 	}
-	// The task is still running, under its (recovered) framework.
-	eventually(t, 10*time.Second, "task known to the new master", func() bool {
-		tasks := getJSON(t, c.url("/master/tasks"))["tasks"].([]any)
-		return len(tasks) == 1 && tasks[0].(map[string]any)["state"] == string(mesos.TaskRunning)
-	})
+
 	g := &framework{t: t, master: c.master.addr, info: info, id: f.id}
 	g.open(nil)
 	t.Cleanup(g.close)
-	g.mustCall(&mesos.Call{Type: mesos.CallReconcile, Reconcile: &mesos.Reconcile{}})
-	ev := g.next(10*time.Second, func(e *mesos.Event) bool { return e.Type == mesos.EventUpdate })
-	if s := ev.Update.Status; s.TaskID.Value != "long" || s.State != mesos.TaskRunning {
-		t.Fatalf("after the master restart, reconciliation says %s %s", s.TaskID.Value, s.State)
+	// Reconcile the task on the missing agent1, then the one on agent0.
+	// Events keep the order of the calls, so if agent0's task answers
+	// first, none was sent for agent1's.
+	reconcile := func(task, agent string) {
+		g.mustCall(&mesos.Call{Type: mesos.CallReconcile, Reconcile: &mesos.Reconcile{Tasks: []mesos.ReconcileTask{
+			{TaskID: mesos.ID{Value: task}, AgentID: &mesos.ID{Value: agent}}}}})
 	}
+	isReconciled := func(task string) func(*mesos.Event) bool {
+		return func(e *mesos.Event) bool {
+			return e.Type == mesos.EventUpdate && e.Update.Status.Reason == mesos.ReasonReconciliation &&
+				(task == "" && (e.Update.Status.TaskID.Value == "paused" || e.Update.Status.TaskID.Value == "kept") ||
+					e.Update.Status.TaskID.Value == task)
+		}
+	}
+	reconcile("paused", agentIDs[1])
+	reconcile("kept", agentIDs[0])
+	if s := g.next(20*time.Second, isReconciled("")).Update.Status; s.TaskID.Value != "kept" || s.State != mesos.TaskRunning {
+		t.Fatalf("reconciliation with agent1 expected back answered %s %s, want nothing for paused and RUNNING for kept",
+			s.TaskID.Value, s.State)
+	}
+
+	// agent1 resumes and comes back under its id with its task; agent2
+	// starts again, is refused, kills its task and registers anew.
+	c.agents[1].signal(syscall.SIGCONT)
+	c.restartAgent(2)
+	var newID string
+	eventually(t, 30*time.Second, "agent1 back, agent2 under a new id with its task killed", func() bool {
+		ids := agentIDsOf(getJSON(t, c.url("/master/slaves"))["slaves"])
+		newID, _ = getJSON(t, "http://"+c.agents[2].addr+"/state")["id"].(string)
+		return len(ids) == 3 && slices.Contains(ids, agentIDs[0]) && slices.Contains(ids, agentIDs[1]) &&
+			newID != agentIDs[2] && slices.Contains(ids, newID) && !alive(removedPID)
+	})
+	if st := getJSON(t, c.url("/master/state")); len(st["recovered_slaves"].([]any)) != 0 {
+		t.Fatalf("recovered_slaves %v after agent1 came back", st["recovered_slaves"])
+	}
+	// The new master's refusal, not the old master's removal notice
+	// ("Agent ... removed: health check timed out"), made it start anew.
+	b, _ := os.ReadFile(c.agents[2].log)
+	if want := "Agent " + agentIDs[2] + " was removed from the cluster"; !strings.Contains(string(b), want) {
+		t.Errorf("agent2's log does not show the new master refusing it (%q):\n%s", want, tail(b, 3000))
+	}
+	reconcile("paused", agentIDs[1])
+	if s := g.next(20*time.Second, isReconciled("paused")).Update.Status; s.State != mesos.TaskRunning {
+		t.Fatalf("agent1's task after it came back: %s (%s)", s.State, s.Message)
+	}
+	running := map[string]bool{}
+	for _, task := range getJSON(t, c.url("/master/tasks"))["tasks"].([]any) {
+		tm := task.(map[string]any)
+		running[tm["id"].(string)] = tm["state"] == string(mesos.TaskRunning)
+	}
+	if !running["kept"] || !running["paused"] || running["removed"] {
+		t.Fatalf("tasks running after the restart: %v, want kept and paused", running)
+	}
+	for _, fw := range []*framework{f, g} {
+		fw.mu.Lock()
+		for _, ev := range fw.log {
+			if ev.Type == mesos.EventUpdate && ev.Update.Status.TaskID.Value != "removed" && ev.Update.Status.State.Terminal() {
+				t.Errorf("task %s went %s (%s)", ev.Update.Status.TaskID.Value, ev.Update.Status.State, ev.Update.Status.Message)
+			}
+		}
+		fw.mu.Unlock()
+	}
+}
+
+// agentIDsOf returns the sorted ids of a list of agents from /master/state.
+func agentIDsOf(list any) []string {
+	var ids []string
+	l, _ := list.([]any)
+	for _, a := range l {
+		ids = append(ids, a.(map[string]any)["id"].(string))
+	}
+	slices.Sort(ids)
+	return ids
 }
 
 // TestLostAgent is acceptance 6 of the HA issue: an agent that stops
@@ -90,8 +210,9 @@ func TestLostAgent(t *testing.T) {
 	unreachable := pa.next(20*time.Second, func(e *mesos.Event) bool {
 		return e.Type == mesos.EventUpdate && e.Update.Status.TaskID.Value == "aware"
 	}).Update.Status
-	if unreachable.State != mesos.TaskUnreachable {
-		t.Fatalf("partition-aware framework after SIGSTOP: %s %s %s", unreachable.State, unreachable.Reason, unreachable.Message)
+	if unreachable.State != mesos.TaskUnreachable || unreachable.Reason != mesos.ReasonAgentRemoved || unreachable.UnreachableTime == nil {
+		t.Fatalf("partition-aware framework after SIGSTOP: %s %s %s (unreachable_time %v), want TASK_UNREACHABLE %s with an unreachable_time",
+			unreachable.State, unreachable.Reason, unreachable.Message, unreachable.UnreachableTime, mesos.ReasonAgentRemoved)
 	}
 	fail := f.next(10*time.Second, func(e *mesos.Event) bool { return e.Type == mesos.EventFailure })
 	if fail.Failure.AgentID.Val() != oldID {

@@ -68,3 +68,28 @@ func processesWith(s string) []string {
 	}
 	return out
 }
+
+// requireOwnSession fails the test unless the executor with this pid
+// leads its own session and process group, apart from its agent's: an
+// agent crash (or a signal to the agent's group) must not reach it.
+func requireOwnSession(t *testing.T, pid int, agent *proc) {
+	t.Helper()
+	// getsid(2); the syscall package has no wrapper for it on Linux.
+	r, _, errno := syscall.RawSyscall(syscall.SYS_GETSID, uintptr(pid), 0, 0)
+	if errno != 0 {
+		t.Fatalf("getsid(%d): %v", pid, errno)
+	}
+	sid := int(r)
+	pgid, err := syscall.Getpgid(pid)
+	if err != nil {
+		t.Fatalf("getpgid(%d): %v", pid, err)
+	}
+	agentPgid, err := syscall.Getpgid(agent.cmd.Process.Pid)
+	if err != nil {
+		t.Fatalf("getpgid(%s): %v", agent.name, err)
+	}
+	if sid != pid || pgid != pid || pgid == agentPgid {
+		t.Fatalf("executor %d: session %d, process group %d (the agent's group %d); want its own session and group",
+			pid, sid, pgid, agentPgid)
+	}
+}

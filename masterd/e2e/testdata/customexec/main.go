@@ -2,8 +2,11 @@
 // against the documented Mesos v1 executor HTTP API and the standard
 // library (it imports nothing from meseta), for end-to-end tests.
 //
-// It subscribes to http://$MESOS_AGENT_ENDPOINT/api/v1/executor and reads
-// the RecordIO event stream itself. On LAUNCH it writes the task id to
+// At start it records its MESOS_* environment in
+// $MESOS_SANDBOX/customexec.env (sorted NAME=value lines), for tests to
+// check what the agent gave it. It subscribes to
+// http://$MESOS_AGENT_ENDPOINT/api/v1/executor and reads the RecordIO
+// event stream itself. On LAUNCH it writes the task id to
 // $MESOS_SANDBOX/customexec.ran, sends TASK_RUNNING, runs command.value
 // (or the task's data, since Mesos refuses a task with both an executor
 // and a command) with /bin/sh -c in the sandbox and reports TASK_FINISHED
@@ -25,7 +28,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -83,7 +88,23 @@ func main() {
 		fmt.Fprintln(os.Stderr, "customexec: MESOS_AGENT_ENDPOINT, MESOS_FRAMEWORK_ID, MESOS_EXECUTOR_ID and MESOS_SANDBOX must be set")
 		os.Exit(2)
 	}
+	if err := recordEnv(filepath.Join(e.sandbox, "customexec.env")); err != nil {
+		fmt.Fprintln(os.Stderr, "customexec: record the environment:", err)
+		os.Exit(2)
+	}
 	os.Exit(e.run())
+}
+
+// recordEnv writes the MESOS_* variables of the environment to path.
+func recordEnv(path string) error {
+	var lines []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "MESOS_") {
+			lines = append(lines, kv+"\n")
+		}
+	}
+	sort.Strings(lines)
+	return os.WriteFile(path, []byte(strings.Join(lines, "")), 0o644)
 }
 
 // post sends one call; SUBSCRIBE's response body is the event stream.
