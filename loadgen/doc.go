@@ -43,10 +43,12 @@
 // repeats every `every`. Victims are drawn among the agents that are up.
 //
 // The run ends at run.duration, or with none when every framework with a
-// total_tasks has launched it and seen each task end. Every framework is
-// then drained (it launches nothing more but keeps acknowledging), and
-// loadgen waits up to 10 s for the tasks that should end to end, before
-// it counts them.
+// total_tasks has launched it and seen each task end (or, with
+// run.end = "running", seen each task TASK_RUNNING and acknowledged it).
+// Every framework is then drained (it launches nothing more but keeps
+// acknowledging), and loadgen waits up to 30 s for the live agents'
+// status updates to be acknowledged (and, without a duration, for the
+// tasks to get where the run expects), before it counts what is lost.
 //
 // # Output
 //
@@ -62,11 +64,13 @@
 // (mean and max over the seconds after every framework subscribed, of
 // the largest gap between a role's dominant share and its weighted DRF
 // share; fairness.go and docs/profiles.md define it), the faults
-// injected, updates acknowledged, lost updates (tasks of non-service
-// frameworks with no terminal update after the drain; a service's
-// instances run on by design and only services may have infinite
-// durations) and duplicated updates (a re-delivered task, state and
-// uuid). The exit status is 1 when any update was lost or duplicated, a
+// injected, updates acknowledged, lost updates and duplicated updates (a
+// re-delivered task, state and uuid). Lost counts the status updates that
+// agents still up hold unacknowledged after the drain (their delivery is
+// reliable, so each is one that never reached its framework), and, in a
+// run without a duration, the tasks of non-service frameworks that did not
+// end (or start, with run.end = "running"); a service's instances run on
+// by design and only services may have infinite durations. The exit status is 1 when any update was lost or duplicated, a
 // framework got ERROR or the masterd reported a data race; 2 for bad
 // usage or a profile loadgen cannot run.
 //

@@ -34,10 +34,12 @@ type faultEvent struct {
 	start []int // a restart's second half: start these agents
 }
 
-// injectFaults runs the faults against fleet until ctx ends. Victims are
+// injectFaults runs the faults against fleet (and, for kill_leader,
+// calls killLeader) until ctx ends. Victims are
 // drawn, with r, among the agents that are up (not killed, partitioned or
 // between a restart's kill and start).
-func injectFaults(ctx context.Context, start time.Time, faults []profiles.Fault, agents int, fleet fleetControl, r *rand.Rand, n *faultCounts) {
+func injectFaults(ctx context.Context, start time.Time, faults []profiles.Fault, agents int, fleet fleetControl,
+	killLeader func(), r *rand.Rand, n *faultCounts) {
 	down := make([]bool, agents)
 	var events []faultEvent
 	for i, f := range faults {
@@ -83,6 +85,10 @@ func injectFaults(ctx context.Context, start time.Time, faults []profiles.Fault,
 			n.restarted.Add(int64(len(ev.start)))
 		default:
 			f := faults[ev.fault]
+			if f.Kind == profiles.KillLeader {
+				killLeader()
+				break
+			}
 			victims := pick(f.Agents(agents))
 			switch f.Kind {
 			case profiles.KillAgents:

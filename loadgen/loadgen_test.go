@@ -119,7 +119,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"-profile", "nope"}, `no profile "nope"`},
 		{[]string{"-profile", "/nonexistent/p.json"}, "/nonexistent/p.json"},
 		{[]string{"-profile", "mesos-grid"}, "no run section"},
-		{[]string{"-profile", "failover"}, "not supported yet"},
+		{[]string{"-profile", "failover", "-master", "127.0.0.1:1"}, "kills the leading master"},
 		{[]string{"-profile", "small", "-master", "x:1", "-masterd", "y"}, "-master and -masterd"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {

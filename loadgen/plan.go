@@ -64,17 +64,9 @@ func newPlan(p *profiles.Profile, seed uint64) (*plan, error) {
 	if p.Run == nil {
 		return nil, fmt.Errorf("profile %q has no run section: it is for the bench harness only (go run ./bench -profile %s)", p.Name, p.Name)
 	}
-	if p.Masters() > 1 || p.Run.ZooKeeper {
-		return nil, fmt.Errorf("profile %q: run.masters = %d with zookeeper: several masters are %w", p.Name, p.Masters(), errUnsupported)
-	}
 	pl := &plan{profile: p, duration: p.Run.Duration.D(), arrival: p.Run.Arrival.PerSecond,
 		endRunning: p.Run.End == profiles.EndRunning}
-	for i, f := range p.Run.Faults {
-		if f.Kind == profiles.KillLeader {
-			return nil, fmt.Errorf("profile %q: run.faults[%d]: kill_leader is %w", p.Name, i, errUnsupported)
-		}
-		pl.faults = append(pl.faults, f)
-	}
+	pl.faults = append(pl.faults, p.Run.Faults...)
 
 	agentRes, err := core.ParseResources(p.Cluster.AgentResources)
 	if err != nil {
@@ -245,4 +237,14 @@ func labelDuration(ti mesos.TaskInfo) time.Duration {
 		}
 	}
 	return 0
+}
+
+// killsLeader reports whether a fault kills the leading master.
+func (pl *plan) killsLeader() bool {
+	for _, f := range pl.faults {
+		if f.Kind == profiles.KillLeader {
+			return true
+		}
+	}
+	return false
 }

@@ -7,19 +7,27 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
+	"meseta/core/mesos"
 	"meseta/loadgen/simagent"
 	"meseta/loadgen/synth"
 )
 
 // monitor samples the run once a second and prints the status line.
 type monitor struct {
-	master *masterProc // nil: an external master, not sampled
-	fleet  *simagent.Fleet
-	out    io.Writer
-	tty    bool // out is a terminal: one line rewritten with \r
+	// master is the leading master loadgen started (nil: an external
+	// master, not sampled); follow replaces it after a failover.
+	master atomic.Pointer[masterProc]
+	// pid is the sampled master's; cpuBefore the CPU time of the masters
+	// that led before it, so that CPU figures add up across a failover.
+	pid       int
+	cpuBefore time.Duration
+	fleet     *simagent.Fleet
+	out       io.Writer
+	tty       bool // out is a terminal: one line rewritten with \r
 
 	last    procSample
 	peakRSS int64
@@ -48,7 +56,8 @@ type sample struct {
 }
 
 func newMonitor(master *masterProc, fleet *simagent.Fleet, out io.Writer) *monitor {
-	m := &monitor{master: master, fleet: fleet, out: out}
+	m := &monitor{fleet: fleet, out: out}
+	m.master.Store(master)
 	if f, ok := out.(*os.File); ok {
 		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
 			m.tty = true
@@ -59,13 +68,20 @@ func newMonitor(master *masterProc, fleet *simagent.Fleet, out io.Writer) *monit
 
 // sample reads the started master's CPU time and RSS.
 func (m *monitor) sample() {
-	if m.master == nil {
+	mp := m.master.Load()
+	if mp == nil {
 		return
 	}
-	s, err := sampleProc(m.master.cmd.Process.Pid)
+	pid := mp.cmd.Process.Pid
+	s, err := sampleProc(pid)
 	if err != nil {
 		return
 	}
+	if m.sampled && pid != m.pid {
+		m.cpuBefore = m.last.cpu // the old leader's last figure
+	}
+	m.pid = pid
+	s.cpu += m.cpuBefore
 	m.last, m.sampled = s, true
 	m.peakRSS = max(m.peakRSS, s.rss)
 }
@@ -199,6 +215,7 @@ type result struct {
 	progress    synth.Progress
 	endRunning  bool // the run ended when every task was running
 	lost        int
+	failover    failoverResult
 	duplicates  int64
 	faults      struct{ killed, restarted, partitioned, healed int64 }
 	// samples are the monitor's, one a second; roles and weights name
@@ -246,6 +263,14 @@ func (r *result) rows() []summaryRow {
 	row("updates acknowledged", fmt.Sprintf("%d (agents: %d acked, %d pending)", r.stats.Acks, r.fleet.UpdatesAcked, r.fleet.UpdatesPending))
 	row("lost updates", fmt.Sprint(r.lost))
 	row("duplicated updates", fmt.Sprint(r.duplicates))
+	if fo := r.failover; fo.done {
+		row("leader killed: new leader", since(fo.newLeader))
+		row("leader killed: 99% of agents back", fmt.Sprintf("%s (%s after the session expired; fewest registered %d)",
+			since(fo.rereg99), since(fo.rereg99-haSessionTimeout), fo.lowest))
+		lost := r.stats.Updates[mesos.TaskLost] + r.stats.Updates[mesos.TaskUnreachable] +
+			r.stats.Updates[mesos.TaskDropped] + r.stats.Updates[mesos.TaskGone]
+		row("tasks lost or unreachable", fmt.Sprint(lost))
+	}
 	if len(r.errors) > 0 {
 		var first []string
 		for _, e := range r.errors {
@@ -279,6 +304,14 @@ func (r *result) print(w io.Writer) {
 		fmt.Fprintf(tw, "%s\t%s\n", row.Key, row.Value)
 	}
 	tw.Flush()
+}
+
+// since formats a time after the leader kill; "-" when it never came.
+func since(d time.Duration) string {
+	if d <= 0 {
+		return "-"
+	}
+	return d.Round(10 * time.Millisecond).String()
 }
 
 // latencies formats p50/p99/max.

@@ -20,9 +20,12 @@ import (
 	"meseta/profiles"
 )
 
-// drainGrace bounds the wait, after the run, for launched finite tasks to
-// reach a terminal state.
-const drainGrace = 10 * time.Second
+// drainGrace bounds the wait, after the run, for the live agents' status
+// updates to be acknowledged and, in a run that ends when its work is
+// done, for the tasks to get there. It is longer than the agents' first
+// resend interval (10 s), so an update whose batch was dropped is sent
+// again within it.
+const drainGrace = 30 * time.Second
 
 type config struct {
 	profile  string
@@ -114,6 +117,10 @@ func runConfig(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 	if cfg.duration > 0 {
 		pl.duration = cfg.duration
 	}
+	if cfg.master != "" && pl.killsLeader() {
+		fmt.Fprintf(stderr, "loadgen: -master: profile %s kills the leading master, so loadgen must start the masters itself\n", pl.profile.Name)
+		return 2
+	}
 	for _, n := range pl.notes {
 		fmt.Fprintf(stderr, "loadgen: note: %s\n", n)
 	}
@@ -178,26 +185,30 @@ func commandLine(args []string) string {
 // frameworks, injects the faults, and runs until the plan's end.
 func execute(ctx context.Context, cfg config, pl *plan, stderr io.Writer) (*result, error) {
 	addr := cfg.master
-	var master *masterProc
+	var cl *cluster
 	if addr == "" {
+		dir, err := os.MkdirTemp("", "loadgen")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
 		bin := cfg.masterd
 		if bin == "" {
-			dir, err := os.MkdirTemp("", "loadgen")
-			if err != nil {
-				return nil, err
-			}
-			defer os.RemoveAll(dir)
 			fmt.Fprintln(stderr, "loadgen: building masterd")
 			if bin, err = buildMasterd(dir, cfg.race); err != nil {
 				return nil, err
 			}
 		}
-		var err error
-		if master, err = startMaster(bin, masterdFlags(pl, suffix(cfg.cpuProfile), suffix(cfg.memProfile))); err != nil {
+		cl, err = startCluster(ctx, bin, dir, pl.profile.Masters(), pl.profile.Run.ZooKeeper,
+			masterdFlags(pl, suffix(cfg.cpuProfile), suffix(cfg.memProfile)))
+		if err != nil {
 			return nil, err
 		}
-		defer master.stop()
-		addr = master.addr
+		defer cl.stop()
+		_, addr, _ = cl.leader()
+		if cl.zk != nil {
+			fmt.Fprintf(stderr, "loadgen: %d masters contend through %s\n", len(cl.masters), cl.zkURL)
+		}
 	}
 	fmt.Fprintf(stderr, "loadgen: profile %s against master %s: %d agents, %d frameworks\n",
 		pl.profile.Name, addr, len(pl.agents), len(pl.fws))
@@ -207,7 +218,12 @@ func execute(ctx context.Context, cfg config, pl *plan, stderr io.Writer) (*resu
 		return nil, err
 	}
 	defer fleet.Close()
-	mon := newMonitor(master, fleet, stderr)
+	var leader *masterProc
+	if cl != nil {
+		i, _, _ := cl.leader()
+		leader = cl.masters[i]
+	}
+	mon := newMonitor(leader, fleet, stderr)
 	if err := mon.waitAgents(ctx, len(pl.agents), 30*time.Second); err != nil {
 		return nil, err
 	}
@@ -222,8 +238,35 @@ func execute(ctx context.Context, cfg config, pl *plan, stderr io.Writer) (*resu
 	go func() { started <- arrive(runCtx, fwCtx, group, pl, start, stderr) }()
 	var faults faultCounts
 	var wg sync.WaitGroup
+	fo := &failover{agents: len(pl.agents), fleet: fleet}
+	if cl != nil {
+		// Agents and frameworks follow the leader as loadgen's detector
+		// sees it: one ZooKeeper watch stands for each agent's.
+		wg.Go(func() {
+			cl.follow(runCtx, func(addr string) {
+				fo.leaderMoved()
+				fleet.SetMaster(addr)
+				group.SetMaster(addr)
+				if i, a, ok := cl.leader(); ok && a == addr {
+					mon.master.Store(cl.masters[i])
+				}
+			})
+		})
+	}
+	killLeader := func() {
+		if cl == nil {
+			return
+		}
+		i, err := cl.killLeader()
+		if err != nil {
+			fmt.Fprintf(stderr, "loadgen: kill_leader: %v\n", err)
+			return
+		}
+		fmt.Fprintf(stderr, "loadgen: killed the leading master %s (kill -9)\n", cl.masters[i].addr)
+		wg.Go(func() { fo.measure(runCtx) })
+	}
 	wg.Go(func() {
-		injectFaults(runCtx, start, pl.faults, len(pl.agents), fleet,
+		injectFaults(runCtx, start, pl.faults, len(pl.agents), fleet, killLeader,
 			rand.New(rand.NewPCG(cfg.seed, 0xfa17)), &faults)
 	})
 
@@ -237,18 +280,27 @@ func execute(ctx context.Context, cfg config, pl *plan, stderr io.Writer) (*resu
 	for _, f := range fws {
 		f.fw.Drain()
 	}
+	lost := func() int {
+		st := fleet.Stats()
+		n := int(st.UpdatesPending - st.PendingDown)
+		if pl.duration == 0 {
+			n += unfinished(fws, pl.endRunning)
+		}
+		return n
+	}
 	deadline := time.Now().Add(drainGrace)
-	for time.Now().Before(deadline) && ctx.Err() == nil && unfinished(fws, pl.endRunning) > 0 {
+	for time.Now().Before(deadline) && ctx.Err() == nil && lost() > 0 {
 		time.Sleep(100 * time.Millisecond)
 	}
 	mon.sample()
 
 	res := &result{profile: pl.profile.Name, elapsed: elapsed, agents: len(pl.agents),
 		frameworks: len(fws), stats: group.Stats(), progress: group.Progress(), endRunning: pl.endRunning,
-		fleet: fleet.Stats(), lost: unfinished(fws, pl.endRunning), master: mon.masterFigures(), notes: pl.notes,
+		fleet: fleet.Stats(), lost: lost(), master: mon.masterFigures(), notes: pl.notes,
 		description: pl.profile.Description, finished: time.Now(),
 		samples: mon.samples, roles: pl.roles, weights: pl.weights, fairness: summarizeFairness(mon.samples)}
 	res.duplicates = res.stats.Duplicates
+	res.failover = fo.result()
 	res.faults.killed, res.faults.restarted = faults.killed.Load(), faults.restarted.Load()
 	res.faults.partitioned, res.faults.healed = faults.partitioned.Load(), faults.healed.Load()
 	for _, f := range fws {
@@ -270,10 +322,12 @@ func execute(ctx context.Context, cfg config, pl *plan, stderr io.Writer) (*resu
 		cancelFws()
 		<-tdDone
 	}
-	if master != nil {
-		master.stop()
-		if master.raced() {
-			res.errors = append(res.errors, "masterd reported a data race:\n"+master.stderr())
+	if cl != nil {
+		cl.stop()
+		for _, m := range cl.masters {
+			if m.raced() {
+				res.errors = append(res.errors, "masterd reported a data race:\n"+m.stderr())
+			}
 		}
 	}
 	return res, nil

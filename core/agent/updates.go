@@ -29,6 +29,7 @@ type Updates struct {
 	RetryMin, RetryMax time.Duration
 
 	streams map[streamKey]*updateStream
+	n       int // updates queued in all streams
 }
 
 type streamKey struct{ framework, task string }
@@ -61,6 +62,7 @@ func (u *Updates) Add(su agentapi.StatusUpdate, now time.Time) []agentapi.Status
 		}
 	}
 	s.pending = append(s.pending, su)
+	u.n++
 	u.refreshLatest(s)
 	if len(s.pending) > 1 {
 		return nil
@@ -95,6 +97,7 @@ func (u *Updates) Ack(framework, task string, uuid []byte, now time.Time) (next 
 		return nil, false
 	}
 	s.pending = s.pending[1:]
+	u.n--
 	if len(s.pending) == 0 {
 		delete(u.streams, k)
 		return nil, true
@@ -133,18 +136,13 @@ func (u *Updates) Pending(framework, task string) bool {
 }
 
 // Len is the number of unacknowledged updates, for metrics.
-func (u *Updates) Len() int {
-	n := 0
-	for _, s := range u.streams {
-		n += len(s.pending)
-	}
-	return n
-}
+func (u *Updates) Len() int { return u.n }
 
 // DropFramework forgets every update of a framework (it was removed).
 func (u *Updates) DropFramework(framework string) {
 	for k := range u.streams {
 		if k.framework == framework {
+			u.n -= len(u.streams[k].pending)
 			delete(u.streams, k)
 		}
 	}

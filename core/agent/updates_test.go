@@ -48,3 +48,25 @@ func TestUpdatesInOrder(t *testing.T) {
 		t.Fatalf("final ack: %v %v pending %v", next, ok, u.Pending("f", "t"))
 	}
 }
+
+// TestUpdatesLen: Len follows adds, acknowledgements and dropped
+// frameworks.
+func TestUpdatesLen(t *testing.T) {
+	u := NewUpdates()
+	t0 := time.Unix(0, 0)
+	other := upd("x", mesos.TaskRunning, 9)
+	other.FrameworkID.Value = "g"
+	for _, su := range []agentapi.StatusUpdate{upd("t", mesos.TaskRunning, 1), upd("t", mesos.TaskFinished, 2), upd("s", mesos.TaskRunning, 3), other} {
+		u.Add(su, t0)
+	}
+	if u.Len() != 4 {
+		t.Fatalf("Len %d after 4 adds, want 4", u.Len())
+	}
+	if _, ok := u.Ack("f", "t", []byte{1}, t0); !ok || u.Len() != 3 {
+		t.Fatalf("Len %d after an ack, want 3", u.Len())
+	}
+	u.DropFramework("f")
+	if u.Len() != 1 || !u.Pending("g", "x") {
+		t.Fatalf("Len %d after dropping f, want 1 (g's)", u.Len())
+	}
+}

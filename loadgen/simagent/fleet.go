@@ -83,9 +83,12 @@ type Stats struct {
 	// UpdatesPending: status updates not yet acknowledged, summed over
 	// the agents' status update managers.
 	UpdatesPending int64
-	Resends        int64 // status updates queued again after the first send
-	Batches        int64 // POST /agent/v1/call requests answered 202
-	PostErrors     int64 // batches that failed (dropped; updates are resent)
+	// PendingDown is the part of UpdatesPending held by agents that are
+	// down (killed or partitioned), which cannot send them.
+	PendingDown int64
+	Resends     int64 // status updates queued again after the first send
+	Batches     int64 // POST /agent/v1/call requests answered 202
+	PostErrors  int64 // batches that failed (dropped; updates are resent)
 }
 
 // Start parses the specs and starts the agents.
@@ -206,8 +209,12 @@ func (f *Fleet) Stats() Stats {
 		Resends: f.stats.resends.Load(), Batches: f.stats.batches.Load(), PostErrors: f.stats.postErrors.Load()}
 	for _, a := range f.agents {
 		a.mu.Lock()
-		s.UpdatesPending += int64(a.updates.Len())
+		n := int64(a.updates.Len())
 		a.mu.Unlock()
+		s.UpdatesPending += n
+		if a.mode.Load() != modeUp {
+			s.PendingDown += n
+		}
 	}
 	return s
 }

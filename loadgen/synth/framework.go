@@ -811,8 +811,9 @@ func (f *Framework) update(s *mesos.TaskStatus, acks *ackQueue) {
 
 // ackWorkers is how many acknowledgements a framework has in flight: the
 // event loop queues them and goes on, as a scheduler driver does, instead
-// of waiting a round trip per update.
-const ackWorkers = 4
+// of waiting a round trip per update. They share the group's pipelined
+// client, so many in flight cost few connections and few system calls.
+const ackWorkers = 16
 
 // ack is one acknowledgement to send; started marks the first
 // TASK_RUNNING of its task.
@@ -839,6 +840,7 @@ func (f *Framework) startAcks(ctx context.Context, master, streamID string) *ack
 	a := &ackQueue{q: make(chan ack, 1024), redirected: make(chan struct{})}
 	a.ctx, a.cancel = context.WithCancel(ctx)
 	ctx = a.ctx
+	pipe := f.g.pipe(master)
 	for range ackWorkers {
 		a.wg.Go(func() {
 			var buf []byte
@@ -850,7 +852,7 @@ func (f *Framework) startAcks(ctx context.Context, master, streamID string) *ack
 				case k = <-a.q:
 				}
 				buf = f.enc.appendAck(buf[:0], k.agentID, k.taskID, k.uuid)
-				err := f.g.post(master, streamID, buf)
+				err := f.g.postWith(pipe, master, streamID, buf)
 				switch {
 				case errors.Is(err, errRedirected):
 					a.once.Do(func() { close(a.redirected) })

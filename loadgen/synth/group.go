@@ -25,6 +25,11 @@ type Group struct {
 	stream *http.Client
 
 	// mu guards the fields below it.
+	// pipes are pipelined clients per master for acknowledgements, the
+	// most frequent call: many in flight on a few connections, written and
+	// answered in batches.
+	pipes map[string]*fasthttp.PipelineClient
+
 	mu     sync.Mutex
 	master string
 	// changed is closed (and replaced) whenever master changes: every
@@ -181,7 +186,32 @@ func (g *Group) Lost() int {
 
 // post sends one call body on the shared fasthttp client and requires
 // 202. A 307 moves the group and returns errRedirected.
+// doer is what post needs of a fasthttp client.
+type doer interface {
+	DoTimeout(req *fasthttp.Request, resp *fasthttp.Response, timeout time.Duration) error
+}
+
+// pipe returns the pipelined client for master.
+func (g *Group) pipe(master string) *fasthttp.PipelineClient {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.pipes == nil {
+		g.pipes = map[string]*fasthttp.PipelineClient{}
+	}
+	p := g.pipes[master]
+	if p == nil {
+		p = &fasthttp.PipelineClient{Addr: master, Name: "meseta-synth", MaxConns: 4, MaxPendingRequests: 8192,
+			ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second}
+		g.pipes[master] = p
+	}
+	return p
+}
+
 func (g *Group) post(master, streamID string, body []byte) error {
+	return g.postWith(g.calls, master, streamID, body)
+}
+
+func (g *Group) postWith(c doer, master, streamID string, body []byte) error {
 	req := fasthttp.AcquireRequest()
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
@@ -194,7 +224,7 @@ func (g *Group) post(master, streamID string, body []byte) error {
 		req.Header.Set("Mesos-Stream-Id", streamID)
 	}
 	req.SetBodyRaw(body)
-	if err := g.calls.DoTimeout(req, resp, 30*time.Second); err != nil {
+	if err := c.DoTimeout(req, resp, 30*time.Second); err != nil {
 		return fmt.Errorf("synth: call to %s: %w", master, err)
 	}
 	switch code := resp.StatusCode(); code {

@@ -53,7 +53,7 @@ func TestFrameworksAgainstMasterd(t *testing.T) {
 	picky := start(t, g, Config{Kind: Picky, Name: "picky", CPUs: 0.1, Mem: 32, Total: 2,
 		Match: rackIs("r1"), RefuseSeconds: 30, Duration: func() time.Duration { return 200 * time.Millisecond }})
 
-	eventually(t, 20*time.Second, "every greedy task finished", func() bool {
+	eventually(t, time.Minute, "every greedy task finished", func() bool {
 		return greedy.Stats().Updates[mesos.TaskFinished] >= total
 	})
 	for _, tk := range greedy.Tasks() {
@@ -70,7 +70,7 @@ func TestFrameworksAgainstMasterd(t *testing.T) {
 	}
 
 	// The service relaunched at least two generations and is back at 3.
-	eventually(t, 15*time.Second, "service relaunched 6 instances and runs 3", func() bool {
+	eventually(t, 45*time.Second, "service relaunched 6 instances and runs 3", func() bool {
 		return service.Stats().TasksLaunched >= 9 && service.Running() == 3
 	})
 	if s := service.Stats(); s.OffersDeclined == 0 {
@@ -78,13 +78,13 @@ func TestFrameworksAgainstMasterd(t *testing.T) {
 	}
 
 	// Picky ran its two tasks on r1 only, declined r0, and suppressed.
-	eventually(t, 10*time.Second, "picky finished and suppressed", func() bool {
+	eventually(t, 30*time.Second, "picky finished and suppressed", func() bool {
 		s := picky.Stats()
 		return s.Updates[mesos.TaskFinished] == 2 && s.Suppresses >= 1
 	})
 	// More work revives it.
 	picky.Submit(2)
-	eventually(t, 10*time.Second, "picky revived and finished 4", func() bool {
+	eventually(t, 30*time.Second, "picky revived and finished 4", func() bool {
 		s := picky.Stats()
 		return s.Revives >= 1 && s.Updates[mesos.TaskFinished] == 4 && s.Suppresses >= 2
 	})
