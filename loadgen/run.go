@@ -124,6 +124,12 @@ func runConfig(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 	for _, n := range pl.notes {
 		fmt.Fprintf(stderr, "loadgen: note: %s\n", n)
 	}
+	// Each agent holds a stream in loadgen and in the master; leave room
+	// for the frameworks, the outboxes and the master's own files.
+	if limit := raiseOpenFiles(); limit < uint64(len(pl.agents))+4096 {
+		fmt.Fprintf(stderr, "loadgen: note: the open-file limit is %d, too low for %d agents' streams: raise it (ulimit -Hn, as root)\n",
+			limit, len(pl.agents))
+	}
 	var report *os.File
 	if cfg.report != "" {
 		// Created now, so that a path that cannot be written fails before
@@ -224,7 +230,7 @@ func execute(ctx context.Context, cfg config, pl *plan, stderr io.Writer) (*resu
 		leader = cl.masters[i]
 	}
 	mon := newMonitor(leader, fleet, stderr)
-	if err := mon.waitAgents(ctx, len(pl.agents), 30*time.Second); err != nil {
+	if err := mon.waitAgents(ctx, len(pl.agents), 30*time.Second+time.Duration(len(pl.agents))*4*time.Millisecond); err != nil {
 		return nil, err
 	}
 

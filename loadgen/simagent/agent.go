@@ -199,7 +199,7 @@ func (a *agent) subscribeOnce() error {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := a.f.stream.Do(req)
+	resp, err := a.f.streams[a.idx%len(a.f.streams)].Do(req)
 	if err != nil {
 		return err
 	}

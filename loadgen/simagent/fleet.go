@@ -3,6 +3,7 @@ package simagent
 import (
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -49,10 +50,15 @@ type Fleet struct {
 	agents []*agent
 	out    *outbox
 	sched  *scheduler
-	stream *http.Client // for the subscribe streams
-	done   chan struct{}
-	wg     sync.WaitGroup
-	stats  counters
+	// streams are the clients of the subscribe streams; agent i uses
+	// streams[i % len(streams)]. Each dials from its own loopback source
+	// address when the master is on loopback: one address has only some
+	// 28,000 ephemeral ports to a master's port, fewer than a fleet's
+	// streams.
+	streams []*http.Client
+	done    chan struct{}
+	wg      sync.WaitGroup
+	stats   counters
 
 	// masterMu guards master.
 	masterMu sync.Mutex
@@ -107,7 +113,7 @@ func Start(cfg Config) (*Fleet, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	f := &Fleet{cfg: cfg, log: log, sched: newScheduler(), done: make(chan struct{}), master: cfg.Master,
-		stream: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16, DisableCompression: true}}}
+		streams: streamClients(cfg.Master)}
 	f.out = newOutbox(f)
 	for i, spec := range cfg.Agents {
 		total, err := core.ParseResources(spec.Resources)
@@ -142,7 +148,9 @@ func (f *Fleet) Close() {
 		a.dropStream()
 	}
 	f.wg.Wait()
-	f.stream.CloseIdleConnections()
+	for _, c := range f.streams {
+		c.CloseIdleConnections()
+	}
 }
 
 // Len is the number of agents.
@@ -234,4 +242,31 @@ func (f *Fleet) retryLoop() {
 			}
 		}
 	}
+}
+
+// sourceAddrs is how many loopback source addresses the stream clients
+// spread over: 127.0.0.1 to 127.0.0.8, room for some 220,000 streams.
+const sourceAddrs = 8
+
+// streamClients returns the stream clients for a master at addr: one per
+// loopback source address if addr is on loopback (a later SetMaster to
+// another host on loopback keeps working; a master elsewhere does not
+// need the spread), else one.
+func streamClients(addr string) []*http.Client {
+	host, _, _ := net.SplitHostPort(addr)
+	ip := net.ParseIP(host)
+	n := 1
+	if ip != nil && ip.IsLoopback() && ip.To4() != nil {
+		n = sourceAddrs
+	}
+	out := make([]*http.Client, n)
+	for i := range out {
+		d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+		if n > 1 {
+			d.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+i))}
+		}
+		out[i] = &http.Client{Transport: &http.Transport{DialContext: d.DialContext,
+			MaxIdleConnsPerHost: 16, DisableCompression: true}}
+	}
+	return out
 }

@@ -180,7 +180,7 @@ func newFramework(g *Group, cfg Config) (*Framework, error) {
 		queued:    cfg.Total,
 		phaseLeft: -1,
 	}
-	f.wanted.Store(int64(f.wants()))
+	f.wanted.Store(int64(f.asks()))
 	if cfg.Role != "*" {
 		f.info.Roles = []string{cfg.Role}
 		f.info.Capabilities = []mesos.Capability{{Type: mesos.CapMultiRole}}
@@ -304,7 +304,8 @@ func (f *Framework) Running() int {
 
 // Demand returns how many tasks the framework would have running if the
 // master gave it everything it asks for now: its tasks launched and not
-// ended, plus what it would launch (ignoring its rate limit). Greedy and
+// ended, plus what it would launch (at most a full token bucket, Rate
+// tasks, when it is rate-limited). Greedy and
 // Picky: what is left of their budget; Service: Instances; Bursty: what
 // its flood still wants, nothing more when idle; after Drain, nothing
 // more. math.MaxInt means no limit (Greedy without a Total, Bursty
@@ -333,7 +334,7 @@ func (f *Framework) run(ctx context.Context) {
 	if f.cfg.Kind == Bursty {
 		f.startPhase(now, true)
 	}
-	f.wanted.Store(int64(f.wants()))
+	f.wanted.Store(int64(f.asks()))
 	backoff := minBackoff
 	for {
 		subscribed, err := f.session(ctx)
@@ -516,7 +517,7 @@ func (f *Framework) session(ctx context.Context) (bool, error) {
 			f.startPhase(now, !f.flood)
 			f.adjustSuppression()
 		}
-		f.wanted.Store(int64(f.wants()))
+		f.wanted.Store(int64(f.asks()))
 		if !wake.Stop() {
 			select {
 			case <-wake.C:
@@ -592,6 +593,18 @@ func (f *Framework) wants() int {
 		return f.phaseLeft
 	}
 	return 0
+}
+
+// asks is what the framework asks the master for now, for Demand: wants,
+// and for a rate-limited kind no more than its token bucket holds (it
+// cannot launch more at once, so a DRF share beyond that would not be
+// its to take).
+func (f *Framework) asks() int {
+	w := f.wants()
+	if f.cfg.Rate > 0 && (f.cfg.Kind == Greedy || f.cfg.Kind == Bursty) {
+		w = min(w, int(math.Ceil(max(f.cfg.Rate, 1))))
+	}
+	return w
 }
 
 // budget is wants bounded by the rate limit's tokens.

@@ -201,7 +201,7 @@ func (g *Group) pipe(master string) *fasthttp.PipelineClient {
 	p := g.pipes[master]
 	if p == nil {
 		p = &fasthttp.PipelineClient{Addr: master, Name: "meseta-synth", MaxConns: 4, MaxPendingRequests: 8192,
-			ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second}
+			ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, Logger: quiet{}}
 		g.pipes[master] = p
 	}
 	return p
@@ -241,3 +241,9 @@ func (g *Group) postWith(c doer, master, streamID string, body []byte) error {
 		return fmt.Errorf("synth: call to %s: %d %s", master, code, resp.Body())
 	}
 }
+
+// quiet drops fasthttp's own log lines: a call that fails is counted
+// (CallErrors) and, for a dead master after a failover, expected.
+type quiet struct{}
+
+func (quiet) Printf(string, ...any) {}
