@@ -264,9 +264,11 @@ func (r *result) rows() []summaryRow {
 	row("lost updates", fmt.Sprint(r.lost))
 	row("duplicated updates", fmt.Sprint(r.duplicates))
 	if fo := r.failover; fo.done {
-		row("leader killed: new leader", since(fo.newLeader))
-		row("leader killed: 99% of agents back", fmt.Sprintf("%s (%s after the session expired; fewest registered %d)",
-			since(fo.rereg99), since(fo.rereg99-haSessionTimeout), fo.lowest))
+		row("leader killed: new leader seen", since(fo.newLeader))
+		// The old leader's session expired at or before its successor was
+		// seen, so the second figure is at least the time since expiry.
+		row("leader killed: 99% of agents back", fmt.Sprintf("%s (%s after the new leader was seen; fewest registered %d)",
+			since(fo.rereg99), since(fo.rereg99-fo.newLeader), fo.lowest))
 		lost := r.stats.Updates[mesos.TaskLost] + r.stats.Updates[mesos.TaskUnreachable] +
 			r.stats.Updates[mesos.TaskDropped] + r.stats.Updates[mesos.TaskGone]
 		row("tasks lost or unreachable", fmt.Sprint(lost))
