@@ -80,11 +80,23 @@
 // its DRF share, the fairness error, latency percentiles, and the
 // master's RSS and CPU. docs/profiles.md says how to read it.
 //
+// # Several masters
+//
+// With run.zookeeper, loadgen starts a standalone ZooKeeper server
+// (core/election/zkserver) and run.masters masterd processes with --zk
+// and --zk_session_timeout=2secs, each with its own in-memory registry
+// copy replicated through ZooKeeper. One leader detector in loadgen
+// follows the election and points the agents and the frameworks at each
+// new leader; it stands for the watch each real agent and scheduler
+// would hold. kill_leader sends SIGKILL to the leader; the summary then
+// gives when the next leader was seen and when 99% of the agents were
+// registered again (failover in ha.go). The monitor samples whichever
+// master leads, and adds up CPU time across leaders.
+//
 // # Not supported yet
 //
-// Several masters with ZooKeeper and the kill_leader fault (the failover
-// profile) are refused at load time. Decliner groups are skipped (synth
-// has no decliner kind), role weights and quotas are not set on the
-// master, and a picky group's rate is not enforced; each is said on
-// stderr when a profile asks for it.
+// Decliner groups are skipped (synth has no decliner kind), role weights
+// and quotas are not set on the master, a picky group's rate is not
+// enforced, and -inprocess (the allocator alone) is not there; each is
+// said on stderr when a profile asks for it.
 package main

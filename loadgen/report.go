@@ -212,7 +212,7 @@ type result struct {
 	stats       synth.Stats
 	fleet       simagent.Stats
 	master      [2]string // CPU seconds, peak RSS
-	progress    synth.Progress
+	progress    synth.Progress // at the end of the run, before the drain
 	endRunning  bool // the run ended when every task was running
 	lost        int
 	failover    failoverResult

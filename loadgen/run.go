@@ -278,6 +278,7 @@ func execute(ctx context.Context, cfg config, pl *plan, stderr io.Writer) (*resu
 
 	mon.loop(runCtx, start, pl, group)
 	elapsed := time.Since(start)
+	atEnd := group.Progress() // before the drain, which runs on
 	cancelRun()
 	wg.Wait()
 	fws := <-started
@@ -301,7 +302,7 @@ func execute(ctx context.Context, cfg config, pl *plan, stderr io.Writer) (*resu
 	mon.sample()
 
 	res := &result{profile: pl.profile.Name, elapsed: elapsed, agents: len(pl.agents),
-		frameworks: len(fws), stats: group.Stats(), progress: group.Progress(), endRunning: pl.endRunning,
+		frameworks: len(fws), stats: group.Stats(), progress: atEnd, endRunning: pl.endRunning,
 		fleet: fleet.Stats(), lost: lost(), master: mon.masterFigures(), notes: pl.notes,
 		description: pl.profile.Description, finished: time.Now(),
 		samples: mon.samples, roles: pl.roles, weights: pl.weights, fairness: summarizeFairness(mon.samples)}

@@ -16,17 +16,6 @@ import (
 // repeated key, a null, an escaped string) and the message is decoded
 // again the slow way, so values and errors are the slow path's.
 
-// fields records which members of one object have been read, to refuse
-// a repeated key.
-type fields uint32
-
-func (f *fields) once(r *jsonwire.Reader, bit uint) {
-	if *f&(1<<bit) != 0 {
-		r.Fail()
-	}
-	*f |= 1 << bit
-}
-
 // readName reads a string, returning the constant for the hot type
 // names rather than allocating a copy.
 func readName(r *jsonwire.Reader) string {
@@ -151,14 +140,14 @@ func decodeBatchFast(data []byte, b *Batch) bool {
 	var rd jsonwire.Reader
 	rd.Reset(data)
 	r := &rd
-	var f fields
+	var f jsonwire.Seen
 	it := r.Object()
 	for k, ok := r.Field(&it); ok; k, ok = r.Field(&it) {
 		if string(k) != "calls" {
 			r.Fail()
 			break
 		}
-		f.once(r, 0)
+		f.Once(r, 0)
 		b.Calls = []Call{}
 		ait := r.Array()
 		for r.Elem(&ait) {
@@ -170,28 +159,28 @@ func decodeBatchFast(data []byte, b *Batch) bool {
 }
 
 func readCall(r *jsonwire.Reader, c *Call) {
-	var f fields
+	var f jsonwire.Seen
 	it := r.Object()
 	for k, ok := r.Field(&it); ok; k, ok = r.Field(&it) {
 		switch string(k) {
 		case "type":
-			f.once(r, 0)
+			f.Once(r, 0)
 			c.Type = readName(r)
 		case "agent_id":
-			f.once(r, 1)
+			f.Once(r, 1)
 			c.AgentID = new(mesos.ID)
 			mesos.ReadID(r, c.AgentID)
 		case "status_update":
-			f.once(r, 2)
+			f.Once(r, 2)
 			c.StatusUpdate = readStatusUpdate(r)
 		case "pong":
-			f.once(r, 3)
+			f.Once(r, 3)
 			c.Pong = &Pong{Seq: readSeq(r)}
 		case "executor_exited":
-			f.once(r, 4)
+			f.Once(r, 4)
 			c.ExecutorExited = readExecutorExited(r)
 		case "message":
-			f.once(r, 5)
+			f.Once(r, 5)
 			c.Message = readMessage(r)
 		default:
 			r.Fail()
@@ -201,18 +190,18 @@ func readCall(r *jsonwire.Reader, c *Call) {
 
 func readStatusUpdate(r *jsonwire.Reader) *StatusUpdate {
 	u := new(StatusUpdate)
-	var f fields
+	var f jsonwire.Seen
 	it := r.Object()
 	for k, ok := r.Field(&it); ok; k, ok = r.Field(&it) {
 		switch string(k) {
 		case "framework_id":
-			f.once(r, 0)
+			f.Once(r, 0)
 			mesos.ReadID(r, &u.FrameworkID)
 		case "status":
-			f.once(r, 1)
+			f.Once(r, 1)
 			mesos.ReadTaskStatus(r, &u.Status)
 		case "latest_state":
-			f.once(r, 2)
+			f.Once(r, 2)
 			u.LatestState = mesos.TaskState(mesos.ReadName(r))
 		default:
 			r.Fail()
@@ -224,14 +213,14 @@ func readStatusUpdate(r *jsonwire.Reader) *StatusUpdate {
 // readSeq reads {"seq": n} (Ping and Pong).
 func readSeq(r *jsonwire.Reader) uint64 {
 	var seq uint64
-	var f fields
+	var f jsonwire.Seen
 	it := r.Object()
 	for k, ok := r.Field(&it); ok; k, ok = r.Field(&it) {
 		if string(k) != "seq" {
 			r.Fail()
 			break
 		}
-		f.once(r, 0)
+		f.Once(r, 0)
 		seq = r.Uint(64)
 	}
 	return seq
@@ -239,18 +228,18 @@ func readSeq(r *jsonwire.Reader) uint64 {
 
 func readExecutorExited(r *jsonwire.Reader) *ExecutorExited {
 	e := new(ExecutorExited)
-	var f fields
+	var f jsonwire.Seen
 	it := r.Object()
 	for k, ok := r.Field(&it); ok; k, ok = r.Field(&it) {
 		switch string(k) {
 		case "framework_id":
-			f.once(r, 0)
+			f.Once(r, 0)
 			mesos.ReadID(r, &e.FrameworkID)
 		case "executor_id":
-			f.once(r, 1)
+			f.Once(r, 1)
 			mesos.ReadID(r, &e.ExecutorID)
 		case "status":
-			f.once(r, 2)
+			f.Once(r, 2)
 			e.Status = int32(r.Int(32))
 		default:
 			r.Fail()
@@ -261,18 +250,18 @@ func readExecutorExited(r *jsonwire.Reader) *ExecutorExited {
 
 func readMessage(r *jsonwire.Reader) *Message {
 	m := new(Message)
-	var f fields
+	var f jsonwire.Seen
 	it := r.Object()
 	for k, ok := r.Field(&it); ok; k, ok = r.Field(&it) {
 		switch string(k) {
 		case "framework_id":
-			f.once(r, 0)
+			f.Once(r, 0)
 			mesos.ReadID(r, &m.FrameworkID)
 		case "executor_id":
-			f.once(r, 1)
+			f.Once(r, 1)
 			mesos.ReadID(r, &m.ExecutorID)
 		case "data":
-			f.once(r, 2)
+			f.Once(r, 2)
 			m.Data = r.Base64()
 		default:
 			r.Fail()
@@ -387,51 +376,51 @@ func decodeEventFast(data []byte, ev *Event) bool {
 	var rd jsonwire.Reader
 	rd.Reset(data)
 	r := &rd
-	var f fields
+	var f jsonwire.Seen
 	it := r.Object()
 	for k, ok := r.Field(&it); ok; k, ok = r.Field(&it) {
 		switch string(k) {
 		case "type":
-			f.once(r, 0)
+			f.Once(r, 0)
 			ev.Type = readName(r)
 		case "ping":
-			f.once(r, 1)
+			f.Once(r, 1)
 			ev.Ping = &Ping{Seq: readSeq(r)}
 		case "run_task":
-			f.once(r, 2)
+			f.Once(r, 2)
 			ev.RunTask = readRunTask(r)
 		case "kill_task":
-			f.once(r, 3)
+			f.Once(r, 3)
 			ev.KillTask = readKillTask(r)
 		case "shutdown_framework":
-			f.once(r, 4)
+			f.Once(r, 4)
 			ev.ShutdownFramework = new(FrameworkRef)
 			readRefs(r, &ev.ShutdownFramework.FrameworkID, nil)
 		case "shutdown_executor":
-			f.once(r, 5)
+			f.Once(r, 5)
 			ev.ShutdownExecutor = new(ExecutorRef)
 			readRefs(r, &ev.ShutdownExecutor.FrameworkID, &ev.ShutdownExecutor.ExecutorID)
 		case "acknowledge":
-			f.once(r, 6)
+			f.Once(r, 6)
 			ev.Acknowledge = readAcknowledge(r)
 		case "message":
-			f.once(r, 7)
+			f.Once(r, 7)
 			ev.Message = readMessage(r)
 		case "update_framework":
-			f.once(r, 8)
+			f.Once(r, 8)
 			ev.UpdateFramework = new(mesos.FrameworkInfo)
 			mesos.ReadFrameworkInfo(r, ev.UpdateFramework)
 		case "shutdown":
-			f.once(r, 9)
+			f.Once(r, 9)
 			ev.Shutdown = new(Shutdown)
-			var sf fields
+			var sf jsonwire.Seen
 			sit := r.Object()
 			for k, ok := r.Field(&sit); ok; k, ok = r.Field(&sit) {
 				if string(k) != "message" {
 					r.Fail()
 					break
 				}
-				sf.once(r, 0)
+				sf.Once(r, 0)
 				ev.Shutdown.Message = r.String()
 			}
 		default:
@@ -443,18 +432,18 @@ func decodeEventFast(data []byte, ev *Event) bool {
 
 func readRunTask(r *jsonwire.Reader) *RunTask {
 	rt := new(RunTask)
-	var f fields
+	var f jsonwire.Seen
 	it := r.Object()
 	for k, ok := r.Field(&it); ok; k, ok = r.Field(&it) {
 		switch string(k) {
 		case "framework_info":
-			f.once(r, 0)
+			f.Once(r, 0)
 			mesos.ReadFrameworkInfo(r, &rt.FrameworkInfo)
 		case "task":
-			f.once(r, 1)
+			f.Once(r, 1)
 			mesos.ReadTaskInfo(r, &rt.Task)
 		case "role":
-			f.once(r, 2)
+			f.Once(r, 2)
 			rt.Role = r.String()
 		default:
 			r.Fail()
@@ -465,18 +454,18 @@ func readRunTask(r *jsonwire.Reader) *RunTask {
 
 func readKillTask(r *jsonwire.Reader) *KillTask {
 	kt := new(KillTask)
-	var f fields
+	var f jsonwire.Seen
 	it := r.Object()
 	for k, ok := r.Field(&it); ok; k, ok = r.Field(&it) {
 		switch string(k) {
 		case "framework_id":
-			f.once(r, 0)
+			f.Once(r, 0)
 			mesos.ReadID(r, &kt.FrameworkID)
 		case "task_id":
-			f.once(r, 1)
+			f.Once(r, 1)
 			mesos.ReadID(r, &kt.TaskID)
 		case "kill_policy":
-			f.once(r, 2)
+			f.Once(r, 2)
 			kt.KillPolicy = mesos.ReadKillPolicy(r)
 		default:
 			r.Fail()
@@ -488,15 +477,15 @@ func readKillTask(r *jsonwire.Reader) *KillTask {
 // readRefs reads {"framework_id": ..., "executor_id": ...}; executor_id
 // only when exec is not nil.
 func readRefs(r *jsonwire.Reader, fw, exec *mesos.ID) {
-	var f fields
+	var f jsonwire.Seen
 	it := r.Object()
 	for k, ok := r.Field(&it); ok; k, ok = r.Field(&it) {
 		switch {
 		case string(k) == "framework_id":
-			f.once(r, 0)
+			f.Once(r, 0)
 			mesos.ReadID(r, fw)
 		case string(k) == "executor_id" && exec != nil:
-			f.once(r, 1)
+			f.Once(r, 1)
 			mesos.ReadID(r, exec)
 		default:
 			r.Fail()
@@ -506,18 +495,18 @@ func readRefs(r *jsonwire.Reader, fw, exec *mesos.ID) {
 
 func readAcknowledge(r *jsonwire.Reader) *Acknowledge {
 	a := new(Acknowledge)
-	var f fields
+	var f jsonwire.Seen
 	it := r.Object()
 	for k, ok := r.Field(&it); ok; k, ok = r.Field(&it) {
 		switch string(k) {
 		case "framework_id":
-			f.once(r, 0)
+			f.Once(r, 0)
 			mesos.ReadID(r, &a.FrameworkID)
 		case "task_id":
-			f.once(r, 1)
+			f.Once(r, 1)
 			mesos.ReadID(r, &a.TaskID)
 		case "uuid":
-			f.once(r, 2)
+			f.Once(r, 2)
 			a.UUID = r.Base64()
 		default:
 			r.Fail()

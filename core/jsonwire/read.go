@@ -351,3 +351,18 @@ func (r *Reader) End() error {
 	}
 	return r.err
 }
+
+// Seen records which members of one object a codec has read, so that it
+// refuses a repeated key (encoding/json merges or overwrites repeated
+// keys; the fast path leaves them to it). Bits are the codec's own
+// numbering of the members, below 64.
+type Seen uint64
+
+// Once fails r if member bit was read before in this object, and marks
+// it read.
+func (s *Seen) Once(r *Reader, bit uint) {
+	if *s&(1<<bit) != 0 {
+		r.Fail()
+	}
+	*s |= 1 << bit
+}

@@ -21,18 +21,6 @@ import (
 // on anything but the members they know, each at most once and never
 // null; the caller then decodes the whole message with encoding/json.
 
-// fields records which members of one object have been read, to refuse
-// a repeated key (encoding/json merges or overwrites; the fast path
-// leaves that to it).
-type fields uint32
-
-func (f *fields) once(r *jsonwire.Reader, bit uint) {
-	if *f&(1<<bit) != 0 {
-		r.Fail()
-	}
-	*f |= 1 << bit
-}
-
 // names holds the protocol's enum names (task states, sources, reasons,
 // call, event and operation types), so that ReadName returns the
 // constant instead of allocating a copy.
@@ -85,14 +73,14 @@ func AppendID(dst []byte, id ID) []byte {
 
 // ReadID reads {"value": ...} into id.
 func ReadID(r *jsonwire.Reader, id *ID) {
-	var f fields
+	var f jsonwire.Seen
 	it := r.Object()
 	for k, ok := r.Field(&it); ok; k, ok = r.Field(&it) {
 		if string(k) != "value" {
 			r.Fail()
 			return
 		}
-		f.once(r, 0)
+		f.Once(r, 0)
 		id.Value = r.String()
 	}
 }
@@ -162,27 +150,27 @@ func appendLabels(dst []byte, l *Labels) []byte {
 
 func readLabels(r *jsonwire.Reader) *Labels {
 	l := new(Labels)
-	var f fields
+	var f jsonwire.Seen
 	it := r.Object()
 	for k, ok := r.Field(&it); ok; k, ok = r.Field(&it) {
 		if string(k) != "labels" {
 			r.Fail()
 			return l
 		}
-		f.once(r, 0)
+		f.Once(r, 0)
 		l.Labels = []Label{}
 		ait := r.Array()
 		for r.Elem(&ait) {
 			var x Label
-			var lf fields
+			var lf jsonwire.Seen
 			lit := r.Object()
 			for k, ok := r.Field(&lit); ok; k, ok = r.Field(&lit) {
 				switch string(k) {
 				case "key":
-					lf.once(r, 0)
+					lf.Once(r, 0)
 					x.Key = r.String()
 				case "value":
-					lf.once(r, 1)
+					lf.Once(r, 1)
 					x.Value = r.String()
 				default:
 					r.Fail()
@@ -254,49 +242,49 @@ func AppendTaskStatus(dst []byte, s *TaskStatus) ([]byte, bool) {
 
 // ReadTaskStatus reads a TaskStatus object into s (all its members).
 func ReadTaskStatus(r *jsonwire.Reader, s *TaskStatus) {
-	var f fields
+	var f jsonwire.Seen
 	it := r.Object()
 	for k, ok := r.Field(&it); ok; k, ok = r.Field(&it) {
 		switch string(k) {
 		case "task_id":
-			f.once(r, 0)
+			f.Once(r, 0)
 			ReadID(r, &s.TaskID)
 		case "state":
-			f.once(r, 1)
+			f.Once(r, 1)
 			s.State = TaskState(ReadName(r))
 		case "message":
-			f.once(r, 2)
+			f.Once(r, 2)
 			s.Message = r.String()
 		case "source":
-			f.once(r, 3)
+			f.Once(r, 3)
 			s.Source = ReadName(r)
 		case "reason":
-			f.once(r, 4)
+			f.Once(r, 4)
 			s.Reason = ReadName(r)
 		case "data":
-			f.once(r, 5)
+			f.Once(r, 5)
 			s.Data = r.Base64()
 		case "agent_id":
-			f.once(r, 6)
+			f.Once(r, 6)
 			s.AgentID = readIDPtr(r)
 		case "executor_id":
-			f.once(r, 7)
+			f.Once(r, 7)
 			s.ExecutorID = readIDPtr(r)
 		case "timestamp":
-			f.once(r, 8)
+			f.Once(r, 8)
 			s.Timestamp = r.Float()
 		case "uuid":
-			f.once(r, 9)
+			f.Once(r, 9)
 			s.UUID = r.Base64()
 		case "healthy":
-			f.once(r, 10)
+			f.Once(r, 10)
 			h := r.Bool()
 			s.Healthy = &h
 		case "labels":
-			f.once(r, 11)
+			f.Once(r, 11)
 			s.Labels = readLabels(r)
 		case "unreachable_time":
-			f.once(r, 12)
+			f.Once(r, 12)
 			s.UnreachableTime = &TimeInfo{Nanoseconds: readNanoseconds(r)}
 		default:
 			r.Fail()
@@ -307,14 +295,14 @@ func ReadTaskStatus(r *jsonwire.Reader, s *TaskStatus) {
 // readNanoseconds reads {"nanoseconds": n} (DurationInfo and TimeInfo).
 func readNanoseconds(r *jsonwire.Reader) int64 {
 	var n int64
-	var f fields
+	var f jsonwire.Seen
 	it := r.Object()
 	for k, ok := r.Field(&it); ok; k, ok = r.Field(&it) {
 		if string(k) != "nanoseconds" {
 			r.Fail()
 			return 0
 		}
-		f.once(r, 0)
+		f.Once(r, 0)
 		n = r.Int(64)
 	}
 	return n
@@ -334,14 +322,14 @@ func AppendKillPolicy(dst []byte, p *KillPolicy) []byte {
 // ReadKillPolicy reads a KillPolicy object.
 func ReadKillPolicy(r *jsonwire.Reader) *KillPolicy {
 	p := new(KillPolicy)
-	var f fields
+	var f jsonwire.Seen
 	it := r.Object()
 	for k, ok := r.Field(&it); ok; k, ok = r.Field(&it) {
 		if string(k) != "grace_period" {
 			r.Fail()
 			return p
 		}
-		f.once(r, 0)
+		f.Once(r, 0)
 		p.GracePeriod = &DurationInfo{Nanoseconds: readNanoseconds(r)}
 	}
 	return p
@@ -390,33 +378,33 @@ func AppendTaskInfo(dst []byte, t *TaskInfo) ([]byte, bool) {
 
 // ReadTaskInfo reads a TaskInfo object into t; an executor fails r.
 func ReadTaskInfo(r *jsonwire.Reader, t *TaskInfo) {
-	var f fields
+	var f jsonwire.Seen
 	it := r.Object()
 	for k, ok := r.Field(&it); ok; k, ok = r.Field(&it) {
 		switch string(k) {
 		case "name":
-			f.once(r, 0)
+			f.Once(r, 0)
 			t.Name = r.String()
 		case "task_id":
-			f.once(r, 1)
+			f.Once(r, 1)
 			ReadID(r, &t.TaskID)
 		case "agent_id":
-			f.once(r, 2)
+			f.Once(r, 2)
 			ReadID(r, &t.AgentID)
 		case "resources":
-			f.once(r, 3)
+			f.Once(r, 3)
 			t.Resources = core.ReadResourcesJSON(r)
 		case "command":
-			f.once(r, 4)
+			f.Once(r, 4)
 			t.Command = readCommand(r)
 		case "kill_policy":
-			f.once(r, 5)
+			f.Once(r, 5)
 			t.KillPolicy = ReadKillPolicy(r)
 		case "data":
-			f.once(r, 6)
+			f.Once(r, 6)
 			t.Data = r.Base64()
 		case "labels":
-			f.once(r, 7)
+			f.Once(r, 7)
 			t.Labels = readLabels(r)
 		default:
 			r.Fail()
@@ -501,12 +489,12 @@ func appendCommand(dst []byte, c *CommandInfo) []byte {
 
 func readCommand(r *jsonwire.Reader) *CommandInfo {
 	c := new(CommandInfo)
-	var f fields
+	var f jsonwire.Seen
 	it := r.Object()
 	for k, ok := r.Field(&it); ok; k, ok = r.Field(&it) {
 		switch string(k) {
 		case "uris":
-			f.once(r, 0)
+			f.Once(r, 0)
 			c.URIs = []URI{}
 			ait := r.Array()
 			for r.Elem(&ait) {
@@ -514,20 +502,20 @@ func readCommand(r *jsonwire.Reader) *CommandInfo {
 				readURI(r, &c.URIs[len(c.URIs)-1])
 			}
 		case "environment":
-			f.once(r, 1)
+			f.Once(r, 1)
 			c.Environment = readEnvironment(r)
 		case "shell":
-			f.once(r, 2)
+			f.Once(r, 2)
 			b := r.Bool()
 			c.Shell = &b
 		case "value":
-			f.once(r, 3)
+			f.Once(r, 3)
 			c.Value = r.String()
 		case "arguments":
-			f.once(r, 4)
+			f.Once(r, 4)
 			c.Arguments = readStrings(r)
 		case "user":
-			f.once(r, 5)
+			f.Once(r, 5)
 			c.User = r.String()
 		default:
 			r.Fail()
@@ -537,25 +525,25 @@ func readCommand(r *jsonwire.Reader) *CommandInfo {
 }
 
 func readURI(r *jsonwire.Reader, u *URI) {
-	var f fields
+	var f jsonwire.Seen
 	it := r.Object()
 	for k, ok := r.Field(&it); ok; k, ok = r.Field(&it) {
 		switch string(k) {
 		case "value":
-			f.once(r, 0)
+			f.Once(r, 0)
 			u.Value = r.String()
 		case "executable":
-			f.once(r, 1)
+			f.Once(r, 1)
 			u.Executable = r.Bool()
 		case "extract":
-			f.once(r, 2)
+			f.Once(r, 2)
 			b := r.Bool()
 			u.Extract = &b
 		case "cache":
-			f.once(r, 3)
+			f.Once(r, 3)
 			u.Cache = r.Bool()
 		case "output_file":
-			f.once(r, 4)
+			f.Once(r, 4)
 			u.OutputFile = r.String()
 		default:
 			r.Fail()
@@ -565,30 +553,30 @@ func readURI(r *jsonwire.Reader, u *URI) {
 
 func readEnvironment(r *jsonwire.Reader) *Environment {
 	e := new(Environment)
-	var f fields
+	var f jsonwire.Seen
 	it := r.Object()
 	for k, ok := r.Field(&it); ok; k, ok = r.Field(&it) {
 		if string(k) != "variables" {
 			r.Fail()
 			return e
 		}
-		f.once(r, 0)
+		f.Once(r, 0)
 		e.Variables = []Variable{}
 		ait := r.Array()
 		for r.Elem(&ait) {
 			var v Variable
-			var vf fields
+			var vf jsonwire.Seen
 			vit := r.Object()
 			for k, ok := r.Field(&vit); ok; k, ok = r.Field(&vit) {
 				switch string(k) {
 				case "name":
-					vf.once(r, 0)
+					vf.Once(r, 0)
 					v.Name = r.String()
 				case "type":
-					vf.once(r, 1)
+					vf.Once(r, 1)
 					v.Type = r.String()
 				case "value":
-					vf.once(r, 2)
+					vf.Once(r, 2)
 					v.Value = r.String()
 				default:
 					r.Fail()
@@ -663,60 +651,60 @@ func AppendFrameworkInfo(dst []byte, fi *FrameworkInfo) ([]byte, bool) {
 // ReadFrameworkInfo reads a FrameworkInfo object into fi (all its
 // members).
 func ReadFrameworkInfo(r *jsonwire.Reader, fi *FrameworkInfo) {
-	var f fields
+	var f jsonwire.Seen
 	it := r.Object()
 	for k, ok := r.Field(&it); ok; k, ok = r.Field(&it) {
 		switch string(k) {
 		case "user":
-			f.once(r, 0)
+			f.Once(r, 0)
 			fi.User = r.String()
 		case "name":
-			f.once(r, 1)
+			f.Once(r, 1)
 			fi.Name = r.String()
 		case "id":
-			f.once(r, 2)
+			f.Once(r, 2)
 			fi.ID = readIDPtr(r)
 		case "failover_timeout":
-			f.once(r, 3)
+			f.Once(r, 3)
 			fi.FailoverTimeout = r.Float()
 		case "checkpoint":
-			f.once(r, 4)
+			f.Once(r, 4)
 			fi.Checkpoint = r.Bool()
 		case "role":
-			f.once(r, 5)
+			f.Once(r, 5)
 			fi.Role = r.String()
 		case "roles":
-			f.once(r, 6)
+			f.Once(r, 6)
 			fi.Roles = readStrings(r)
 		case "hostname":
-			f.once(r, 7)
+			f.Once(r, 7)
 			fi.Hostname = r.String()
 		case "principal":
-			f.once(r, 8)
+			f.Once(r, 8)
 			fi.Principal = r.String()
 		case "webui_url":
-			f.once(r, 9)
+			f.Once(r, 9)
 			fi.WebUIURL = r.String()
 		case "capabilities":
-			f.once(r, 10)
+			f.Once(r, 10)
 			fi.Capabilities = []Capability{}
 			ait := r.Array()
 			for r.Elem(&ait) {
 				var c Capability
-				var cf fields
+				var cf jsonwire.Seen
 				cit := r.Object()
 				for k, ok := r.Field(&cit); ok; k, ok = r.Field(&cit) {
 					if string(k) != "type" {
 						r.Fail()
 						break
 					}
-					cf.once(r, 0)
+					cf.Once(r, 0)
 					c.Type = ReadName(r)
 				}
 				fi.Capabilities = append(fi.Capabilities, c)
 			}
 		case "labels":
-			f.once(r, 11)
+			f.Once(r, 11)
 			fi.Labels = readLabels(r)
 		default:
 			r.Fail()
@@ -814,37 +802,37 @@ func appendAttribute(dst []byte, a *Attribute) ([]byte, bool) {
 }
 
 func readAttribute(r *jsonwire.Reader, a *Attribute) {
-	var f fields
+	var f jsonwire.Seen
 	it := r.Object()
 	for k, ok := r.Field(&it); ok; k, ok = r.Field(&it) {
 		switch string(k) {
 		case "name":
-			f.once(r, 0)
+			f.Once(r, 0)
 			a.Name = r.String()
 		case "type":
-			f.once(r, 1)
+			f.Once(r, 1)
 			a.Type = ReadName(r)
 		case "scalar":
-			f.once(r, 2)
+			f.Once(r, 2)
 			a.Scalar = new(Scalar)
 			readSingle(r, "value", func() { a.Scalar.Value = r.Float() })
 		case "ranges":
-			f.once(r, 3)
+			f.Once(r, 3)
 			a.Ranges = new(Ranges)
 			readSingle(r, "range", func() {
 				a.Ranges.Range = []Range{}
 				ait := r.Array()
 				for r.Elem(&ait) {
 					var rg Range
-					var rf fields
+					var rf jsonwire.Seen
 					rit := r.Object()
 					for k, ok := r.Field(&rit); ok; k, ok = r.Field(&rit) {
 						switch string(k) {
 						case "begin":
-							rf.once(r, 0)
+							rf.Once(r, 0)
 							rg.Begin = r.Uint(64)
 						case "end":
-							rf.once(r, 1)
+							rf.Once(r, 1)
 							rg.End = r.Uint(64)
 						default:
 							r.Fail()
@@ -854,11 +842,11 @@ func readAttribute(r *jsonwire.Reader, a *Attribute) {
 				}
 			})
 		case "set":
-			f.once(r, 4)
+			f.Once(r, 4)
 			a.Set = new(Set)
 			readSingle(r, "item", func() { a.Set.Item = readStrings(r) })
 		case "text":
-			f.once(r, 5)
+			f.Once(r, 5)
 			a.Text = new(Text)
 			readSingle(r, "value", func() { a.Text.Value = r.String() })
 		default:
@@ -870,14 +858,14 @@ func readAttribute(r *jsonwire.Reader, a *Attribute) {
 // readSingle reads an object whose only known member is key, reading
 // its value with read.
 func readSingle(r *jsonwire.Reader, key string, read func()) {
-	var f fields
+	var f jsonwire.Seen
 	it := r.Object()
 	for k, ok := r.Field(&it); ok; k, ok = r.Field(&it) {
 		if string(k) != key {
 			r.Fail()
 			return
 		}
-		f.once(r, 0)
+		f.Once(r, 0)
 		read()
 	}
 }
@@ -948,32 +936,32 @@ func appendOffer(dst []byte, o *Offer) ([]byte, bool) {
 }
 
 func readOffer(r *jsonwire.Reader, o *Offer) {
-	var f fields
+	var f jsonwire.Seen
 	it := r.Object()
 	for k, ok := r.Field(&it); ok; k, ok = r.Field(&it) {
 		switch string(k) {
 		case "id":
-			f.once(r, 0)
+			f.Once(r, 0)
 			ReadID(r, &o.ID)
 		case "framework_id":
-			f.once(r, 1)
+			f.Once(r, 1)
 			ReadID(r, &o.FrameworkID)
 		case "agent_id":
-			f.once(r, 2)
+			f.Once(r, 2)
 			ReadID(r, &o.AgentID)
 		case "hostname":
-			f.once(r, 3)
+			f.Once(r, 3)
 			o.Hostname = r.String()
 		case "url":
-			f.once(r, 4)
+			f.Once(r, 4)
 			o.URL = readURL(r)
 		case "resources":
-			f.once(r, 5)
+			f.Once(r, 5)
 			// OfferResources.UnmarshalJSON: the list, allocation_info
 			// ignored, Role left alone.
 			o.Resources.Resources = core.ReadResourcesJSON(r)
 		case "attributes":
-			f.once(r, 6)
+			f.Once(r, 6)
 			o.Attributes = []Attribute{}
 			ait := r.Array()
 			for r.Elem(&ait) {
@@ -981,10 +969,10 @@ func readOffer(r *jsonwire.Reader, o *Offer) {
 				readAttribute(r, &o.Attributes[len(o.Attributes)-1])
 			}
 		case "executor_ids":
-			f.once(r, 7)
+			f.Once(r, 7)
 			o.ExecutorIDs = readIDs(r)
 		case "allocation_info":
-			f.once(r, 8)
+			f.Once(r, 8)
 			o.AllocationInfo = new(AllocationInfo)
 			readSingle(r, "role", func() { o.AllocationInfo.Role = r.String() })
 		default:
@@ -995,34 +983,34 @@ func readOffer(r *jsonwire.Reader, o *Offer) {
 
 func readURL(r *jsonwire.Reader) *URL {
 	u := new(URL)
-	var f fields
+	var f jsonwire.Seen
 	it := r.Object()
 	for k, ok := r.Field(&it); ok; k, ok = r.Field(&it) {
 		switch string(k) {
 		case "scheme":
-			f.once(r, 0)
+			f.Once(r, 0)
 			u.Scheme = r.String()
 		case "address":
-			f.once(r, 1)
-			var af fields
+			f.Once(r, 1)
+			var af jsonwire.Seen
 			ait := r.Object()
 			for k, ok := r.Field(&ait); ok; k, ok = r.Field(&ait) {
 				switch string(k) {
 				case "hostname":
-					af.once(r, 0)
+					af.Once(r, 0)
 					u.Address.Hostname = r.String()
 				case "ip":
-					af.once(r, 1)
+					af.Once(r, 1)
 					u.Address.IP = r.String()
 				case "port":
-					af.once(r, 2)
+					af.Once(r, 2)
 					u.Address.Port = int32(r.Int(32))
 				default:
 					r.Fail()
 				}
 			}
 		case "path":
-			f.once(r, 2)
+			f.Once(r, 2)
 			u.Path = r.String()
 		default:
 			r.Fail()
@@ -1106,15 +1094,15 @@ func decodeEventFast(data []byte, ev *Event) bool {
 	var rd jsonwire.Reader
 	rd.Reset(data)
 	r := &rd
-	var f fields
+	var f jsonwire.Seen
 	it := r.Object()
 	for k, ok := r.Field(&it); ok; k, ok = r.Field(&it) {
 		switch string(k) {
 		case "type":
-			f.once(r, 0)
+			f.Once(r, 0)
 			ev.Type = ReadName(r)
 		case "offers":
-			f.once(r, 1)
+			f.Once(r, 1)
 			ev.Offers = new(Offers)
 			readSingle(r, "offers", func() {
 				ev.Offers.Offers = []Offer{}
@@ -1125,11 +1113,11 @@ func decodeEventFast(data []byte, ev *Event) bool {
 				}
 			})
 		case "rescind":
-			f.once(r, 2)
+			f.Once(r, 2)
 			ev.Rescind = new(Rescind)
 			readSingle(r, "offer_id", func() { ReadID(r, &ev.Rescind.OfferID) })
 		case "update":
-			f.once(r, 3)
+			f.Once(r, 3)
 			ev.Update = new(Update)
 			readSingle(r, "status", func() { ReadTaskStatus(r, &ev.Update.Status) })
 		default:
@@ -1160,30 +1148,30 @@ func decodeCallFast(data []byte, c *Call) bool {
 	var rd jsonwire.Reader
 	rd.Reset(data)
 	r := &rd
-	var f fields
+	var f jsonwire.Seen
 	it := r.Object()
 	for k, ok := r.Field(&it); ok; k, ok = r.Field(&it) {
 		switch string(k) {
 		case "framework_id":
-			f.once(r, 0)
+			f.Once(r, 0)
 			c.FrameworkID = readIDPtr(r)
 		case "type":
-			f.once(r, 1)
+			f.Once(r, 1)
 			c.Type = ReadName(r)
 		case "accept":
-			f.once(r, 2)
+			f.Once(r, 2)
 			c.Accept = readAccept(r)
 		case "decline":
-			f.once(r, 3)
+			f.Once(r, 3)
 			c.Decline = readDecline(r)
 		case "revive":
-			f.once(r, 4)
+			f.Once(r, 4)
 			c.Revive = readRoleList(r)
 		case "suppress":
-			f.once(r, 5)
+			f.Once(r, 5)
 			c.Suppress = readRoleList(r)
 		case "acknowledge":
-			f.once(r, 6)
+			f.Once(r, 6)
 			c.Acknowledge = readAcknowledge(r)
 		default:
 			r.Fail()
@@ -1194,15 +1182,15 @@ func decodeCallFast(data []byte, c *Call) bool {
 
 func readAccept(r *jsonwire.Reader) *Accept {
 	a := new(Accept)
-	var f fields
+	var f jsonwire.Seen
 	it := r.Object()
 	for k, ok := r.Field(&it); ok; k, ok = r.Field(&it) {
 		switch string(k) {
 		case "offer_ids":
-			f.once(r, 0)
+			f.Once(r, 0)
 			a.OfferIDs = readIDs(r)
 		case "operations":
-			f.once(r, 1)
+			f.Once(r, 1)
 			a.Operations = []Operation{}
 			ait := r.Array()
 			for r.Elem(&ait) {
@@ -1210,7 +1198,7 @@ func readAccept(r *jsonwire.Reader) *Accept {
 				readOperation(r, &a.Operations[len(a.Operations)-1])
 			}
 		case "filters":
-			f.once(r, 2)
+			f.Once(r, 2)
 			a.Filters = readFilters(r)
 		default:
 			r.Fail()
@@ -1222,18 +1210,18 @@ func readAccept(r *jsonwire.Reader) *Accept {
 // readOperation reads a LAUNCH operation (type, id, launch); any other
 // body fails r.
 func readOperation(r *jsonwire.Reader, op *Operation) {
-	var f fields
+	var f jsonwire.Seen
 	it := r.Object()
 	for k, ok := r.Field(&it); ok; k, ok = r.Field(&it) {
 		switch string(k) {
 		case "type":
-			f.once(r, 0)
+			f.Once(r, 0)
 			op.Type = ReadName(r)
 		case "id":
-			f.once(r, 1)
+			f.Once(r, 1)
 			op.ID = readIDPtr(r)
 		case "launch":
-			f.once(r, 2)
+			f.Once(r, 2)
 			op.Launch = new(Launch)
 			readSingle(r, "task_infos", func() {
 				op.Launch.TaskInfos = []TaskInfo{}
@@ -1260,15 +1248,15 @@ func readFilters(r *jsonwire.Reader) *Filters {
 
 func readDecline(r *jsonwire.Reader) *Decline {
 	d := new(Decline)
-	var f fields
+	var f jsonwire.Seen
 	it := r.Object()
 	for k, ok := r.Field(&it); ok; k, ok = r.Field(&it) {
 		switch string(k) {
 		case "offer_ids":
-			f.once(r, 0)
+			f.Once(r, 0)
 			d.OfferIDs = readIDs(r)
 		case "filters":
-			f.once(r, 1)
+			f.Once(r, 1)
 			d.Filters = readFilters(r)
 		default:
 			r.Fail()
@@ -1285,18 +1273,18 @@ func readRoleList(r *jsonwire.Reader) *RoleList {
 
 func readAcknowledge(r *jsonwire.Reader) *Acknowledge {
 	a := new(Acknowledge)
-	var f fields
+	var f jsonwire.Seen
 	it := r.Object()
 	for k, ok := r.Field(&it); ok; k, ok = r.Field(&it) {
 		switch string(k) {
 		case "agent_id":
-			f.once(r, 0)
+			f.Once(r, 0)
 			ReadID(r, &a.AgentID)
 		case "task_id":
-			f.once(r, 1)
+			f.Once(r, 1)
 			ReadID(r, &a.TaskID)
 		case "uuid":
-			f.once(r, 2)
+			f.Once(r, 2)
 			a.UUID = r.Base64()
 		default:
 			r.Fail()
