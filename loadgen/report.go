@@ -211,9 +211,9 @@ type result struct {
 	frameworks  int
 	stats       synth.Stats
 	fleet       simagent.Stats
-	master      [2]string // CPU seconds, peak RSS
+	master      [2]string      // CPU seconds, peak RSS
 	progress    synth.Progress // at the end of the run, before the drain
-	endRunning  bool // the run ended when every task was running
+	endRunning  bool           // the run ended when every task was running
 	lost        int
 	failover    failoverResult
 	duplicates  int64
