@@ -85,12 +85,17 @@ func (m *masterProc) stderr() string {
 }
 
 // raced reports whether the masterd (built with -race) reported a data
-// race.
+// race other than a known one of a library (launch.RaceReports). A
+// report the kept log no longer holds counts as a race.
 func (m *masterProc) raced() bool {
 	lw := m.cmd.Stderr.(*lockedWriter)
 	lw.mu.Lock()
 	defer lw.mu.Unlock()
-	return lw.race
+	if !lw.race {
+		return false
+	}
+	reports, unknown := launch.RaceReports(lw.w.Bytes())
+	return unknown > 0 || reports == 0
 }
 
 // stop sends SIGTERM and waits 10 s before SIGKILL.
@@ -153,7 +158,7 @@ func sampleProc(pid int) (procSample, error) {
 type lockedWriter struct {
 	mu   sync.Mutex
 	w    *bytes.Buffer
-	race bool // a "WARNING: DATA RACE" went by
+	race bool // a data race report went by (see raced)
 }
 
 const keepLog = 1 << 20

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -70,7 +69,7 @@ func daemon(t *testing.T, name, path string, stopSig syscall.Signal, args ...str
 			<-done
 		}
 		b, _ := os.ReadFile(logPath)
-		if strings.Contains(string(b), "WARNING: DATA RACE") {
+		if _, unknown := launch.RaceReports(b); unknown > 0 {
 			t.Errorf("%s reported a data race", name)
 		}
 		if t.Failed() {
