@@ -19,7 +19,12 @@
 //	                no scripts, nothing fetched) to FILE; it is created
 //	                before the run, so a bad path fails at once
 //	-cpuprofile F   loadgen's CPU profile; the masterd's goes to F.masterd
+//	                (F.masterd.N for master N of several)
 //	-memprofile F   loadgen's heap profile; the masterd's to F.masterd
+//	-inprocess      drive the allocator alone, in this process: no master,
+//	                no HTTP, no JSON (inprocess.go); its rates against a
+//	                run with masterd separate the allocator's cost from the
+//	                API's. No faults, bursty runs as greedy, no -report
 //
 // # A run
 //
@@ -96,7 +101,7 @@
 // # Not supported yet
 //
 // Decliner groups are skipped (synth has no decliner kind), role weights
-// and quotas are not set on the master, a picky group's rate is not
-// enforced, and -inprocess (the allocator alone) is not there; each is
-// said on stderr when a profile asks for it.
+// and quotas are not set on the master (-inprocess sets the weights on
+// its allocator), and a picky group's rate is not enforced; each is said
+// on stderr when a profile asks for it.
 package main

@@ -121,6 +121,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"-profile", "mesos-grid"}, "no run section"},
 		{[]string{"-profile", "failover", "-master", "127.0.0.1:1"}, "kills the leading master"},
 		{[]string{"-profile", "small", "-master", "x:1", "-masterd", "y"}, "-master and -masterd"},
+		{[]string{"-profile", "small", "-inprocess", "-master", "x:1"}, "-inprocess"},
+		{[]string{"-profile", "small", "-inprocess", "-report", "x.html"}, "-inprocess"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
@@ -131,5 +133,32 @@ func TestUsageErrors(t *testing.T) {
 				t.Errorf("stderr does not name %q:\n%s", tc.want, &stderr)
 			}
 		})
+	}
+}
+
+// TestInProcess runs small against the allocator alone: every kind
+// launches, picky declines, and the run ends on time.
+func TestInProcess(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if c := run([]string{"-profile", "small", "-inprocess", "-duration", "2s"}, &stdout, &stderr); c != 0 {
+		t.Fatalf("exit status %d:\n%s%s", c, &stdout, &stderr)
+	}
+	rows := map[string]float64{}
+	for _, line := range strings.Split(stdout.String(), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		if v, err := strconv.ParseFloat(f[len(f)-1], 64); err == nil {
+			rows[strings.Join(f[:len(f)-1], " ")] = v
+		}
+	}
+	// small wants 200+200+50+50 batch tasks and 10 service instances.
+	if rows["tasks launched"] < 500 || rows["offers/s"] <= 0 || rows["declines/s"] <= 0 {
+		t.Errorf("launched %v tasks, %v offers/s, %v declines/s; want at least 500 tasks, offers and declines:\n%s",
+			rows["tasks launched"], rows["offers/s"], rows["declines/s"], &stdout)
+	}
+	if !strings.Contains(stderr.String(), "faults are not injected") {
+		t.Errorf("no note about small's faults:\n%s", &stderr)
 	}
 }

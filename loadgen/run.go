@@ -33,9 +33,11 @@ type config struct {
 	masterd  string
 	duration time.Duration // 0: the profile's
 	seed     uint64
-	race     bool   // build masterd with -race (tests)
-	report   string // write the HTML report to this file
-	command  string // the command line, for the report
+	race     bool // build masterd with -race (tests)
+	// inprocess: drive the allocator alone (inprocess.go).
+	inprocess bool
+	report    string // write the HTML report to this file
+	command   string // the command line, for the report
 
 	// cpuProfile and memProfile are loadgen's profiles; the masterd it
 	// starts writes its own next to them, with ".masterd" appended.
@@ -51,6 +53,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.masterd, "masterd", "", "masterd binary to start (default: go build ./masterd)")
 	fs.DurationVar(&c.duration, "duration", 0, "run length, overriding the profile's run.duration (0: the profile's)")
 	fs.Uint64Var(&c.seed, "seed", 1, "seed of task durations, picky declines and fault victims")
+	fs.BoolVar(&c.inprocess, "inprocess", false, "drive the allocator alone, in this process (no master, no API): the allocator's share of the cost")
 	fs.StringVar(&c.report, "report", "", "write a self-contained HTML report (SVG charts) to this file")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write loadgen's CPU profile to this file, and the masterd it starts to this file + \".masterd\"")
 	fs.StringVar(&c.memProfile, "memprofile", "", "write loadgen's heap profile at the end to this file, and the masterd's to this file + \".masterd\"")
@@ -67,6 +70,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, fmt.Errorf("-duration: must not be negative, not %v", c.duration)
 	case c.master != "" && c.masterd != "":
 		return c, errors.New("-master and -masterd: give at most one")
+	case c.inprocess && (c.master != "" || c.masterd != ""):
+		return c, errors.New("-inprocess: runs no master; drop -master and -masterd")
+	case c.inprocess && c.report != "":
+		return c, errors.New("-inprocess: writes no -report (the summary table only)")
 	}
 	return c, nil
 }
@@ -116,6 +123,12 @@ func runConfig(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 	}
 	if cfg.duration > 0 {
 		pl.duration = cfg.duration
+	}
+	if cfg.inprocess {
+		for _, n := range inprocessNotes(pl) {
+			fmt.Fprintf(stderr, "loadgen: note: %s\n", n)
+		}
+		return runInProcess(ctx, pl, stdout, stderr)
 	}
 	if cfg.master != "" && pl.killsLeader() {
 		fmt.Fprintf(stderr, "loadgen: -master: profile %s kills the leading master, so loadgen must start the masters itself\n", pl.profile.Name)
