@@ -8,7 +8,6 @@ import (
 	"io"
 	"math"
 	"strconv"
-	"strings"
 	"sync"
 	"text/tabwriter"
 	"time"
@@ -198,7 +197,7 @@ func runInProcess(ctx context.Context, pl *plan, stdout, stderr io.Writer) int {
 			}
 			shape := f.plan.cfg
 			if n > 0 {
-				n = min(n, fitCount(o.Resources, shape.CPUs, shape.Mem))
+				n = min(n, shape.Fit(o.Resources))
 			}
 			if n == 0 {
 				st.declines++
@@ -221,7 +220,7 @@ func runInProcess(ctx context.Context, pl *plan, stdout, stderr io.Writer) int {
 			}
 			st.accepts++
 			used := core.Resources{}
-			per := taskResources(shape.CPUs, shape.Mem)
+			per := shape.TaskResources()
 			for range n {
 				used = used.Add(per)
 				if d := shape.Duration(); d > 0 { // 0: an infinite task
@@ -308,31 +307,6 @@ func (pl *plan) inprocDone(fws []*inprocFramework, elapsed time.Duration) bool {
 		}
 	}
 	return true
-}
-
-// fitCount is how many tasks of cpus and mem fit in r.
-func fitCount(r core.Resources, cpus, mem float64) int {
-	n := math.MaxInt
-	if cpus > 0 {
-		n = min(n, int(r.ScalarValue("cpus").Float()/cpus+1e-9))
-	}
-	if mem > 0 {
-		n = min(n, int(r.ScalarValue("mem").Float()/mem+1e-9))
-	}
-	return n
-}
-
-// taskResources is one task's resources.
-func taskResources(cpus, mem float64) core.Resources {
-	var text []string
-	if cpus > 0 {
-		text = append(text, "cpus:"+strconv.FormatFloat(cpus, 'f', -1, 64))
-	}
-	if mem > 0 {
-		text = append(text, "mem:"+strconv.FormatFloat(mem, 'f', -1, 64))
-	}
-	r, _ := core.ParseResources(strings.Join(text, ";"))
-	return r
 }
 
 // taskHeap orders running tasks by their end (container/heap).

@@ -161,15 +161,8 @@ func newFramework(g *Group, cfg Config) (*Framework, error) {
 	if cfg.FailoverTimeout <= 0 {
 		cfg.FailoverTimeout = time.Minute
 	}
-	var rs core.Resources
-	if cfg.CPUs > 0 {
-		rs = append(rs, core.MustParseResources("cpus:"+strconv.FormatFloat(cfg.CPUs, 'f', -1, 64))...)
-	}
-	if cfg.Mem > 0 {
-		rs = append(rs, core.MustParseResources("mem:"+strconv.FormatFloat(cfg.Mem, 'f', -1, 64))...)
-	}
 	f := &Framework{
-		g: g, cfg: cfg, res: rs,
+		g: g, cfg: cfg, res: cfg.TaskResources(),
 		submit:   make(chan int, 16),
 		teardown: make(chan chan error),
 		done:     make(chan struct{}),
@@ -696,16 +689,30 @@ func (f *Framework) offers(offers []mesos.Offer) error {
 }
 
 // fits returns how many tasks of the shape fit in o.
-func (f *Framework) fits(o *mesos.Offer) int {
-	r := o.Resources.Resources
+func (f *Framework) fits(o *mesos.Offer) int { return f.cfg.Fit(o.Resources.Resources) }
+
+// Fit returns how many tasks of the config's shape fit in r.
+func (c Config) Fit(r core.Resources) int {
 	n := math.MaxInt
-	if f.cfg.CPUs > 0 {
-		n = min(n, int(r.ScalarValue("cpus").Float()/f.cfg.CPUs+1e-9))
+	if c.CPUs > 0 {
+		n = min(n, int(r.ScalarValue("cpus").Float()/c.CPUs+1e-9))
 	}
-	if f.cfg.Mem > 0 {
-		n = min(n, int(r.ScalarValue("mem").Float()/f.cfg.Mem+1e-9))
+	if c.Mem > 0 {
+		n = min(n, int(r.ScalarValue("mem").Float()/c.Mem+1e-9))
 	}
 	return n
+}
+
+// TaskResources returns one task's resources: the config's cpus and mem.
+func (c Config) TaskResources() core.Resources {
+	var rs core.Resources
+	if c.CPUs > 0 {
+		rs = append(rs, core.MustParseResources("cpus:"+strconv.FormatFloat(c.CPUs, 'f', -1, 64))...)
+	}
+	if c.Mem > 0 {
+		rs = append(rs, core.MustParseResources("mem:"+strconv.FormatFloat(c.Mem, 'f', -1, 64))...)
+	}
+	return rs
 }
 
 func (f *Framework) launch(o *mesos.Offer, n int) error {
