@@ -269,9 +269,12 @@ func (r *result) rows() []summaryRow {
 		// seen, so the second figure is at least the time since expiry.
 		row("leader killed: 99% of agents back", fmt.Sprintf("%s (%s after the new leader was seen; fewest registered %d)",
 			since(fo.rereg99), since(fo.rereg99-fo.newLeader), fo.lowest))
-		lost := r.stats.Updates[mesos.TaskLost] + r.stats.Updates[mesos.TaskUnreachable] +
-			r.stats.Updates[mesos.TaskDropped] + r.stats.Updates[mesos.TaskGone]
-		row("tasks lost or unreachable", fmt.Sprint(lost))
+		u := r.stats.Updates
+		refused := r.stats.LostReasons[mesos.ReasonInvalidOffers]
+		row("tasks lost or unreachable", fmt.Sprintf("%d (LOST %d, UNREACHABLE %d, DROPPED %d, GONE %d)",
+			u[mesos.TaskLost]+u[mesos.TaskUnreachable]+u[mesos.TaskDropped]+u[mesos.TaskGone]-refused,
+			u[mesos.TaskLost], u[mesos.TaskUnreachable], u[mesos.TaskDropped], u[mesos.TaskGone]))
+		row("launches refused (offer rescinded meanwhile)", fmt.Sprint(refused))
 	}
 	if len(r.errors) > 0 {
 		var first []string

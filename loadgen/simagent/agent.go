@@ -49,6 +49,7 @@ type agent struct {
 	id         string // "" until registered; kept across Kill
 	registered bool   // on the current stream; counted in stats.registered
 	cancel     context.CancelFunc
+	streamTo   string // the master the current stream (cancel) goes to
 	frameworks map[string]mesos.FrameworkInfo
 	tasks      map[taskKey]*task
 	updates    *agentcore.Updates
@@ -110,6 +111,19 @@ func (a *agent) kill() {
 func (a *agent) dropStream() {
 	a.mu.Lock()
 	if a.cancel != nil {
+		a.cancel()
+	}
+	a.mu.Unlock()
+}
+
+// dropStreamUnless drops the agent's stream unless it goes to master
+// already: a stream opened to a new leader between SetMaster's update of
+// the address and its turn for this agent must stay, or the agent would
+// re-register twice, and tasks launched on it in between would be
+// reported lost.
+func (a *agent) dropStreamUnless(master string) {
+	a.mu.Lock()
+	if a.cancel != nil && a.streamTo != master {
 		a.cancel()
 	}
 	a.mu.Unlock()
@@ -185,6 +199,8 @@ func (a *agent) subscribeOnce() error {
 	defer cancel()
 	a.mu.Lock()
 	a.cancel = cancel
+	master := a.f.Master()
+	a.streamTo = master
 	body, err := json.Marshal(a.registerCallLocked())
 	a.mu.Unlock()
 	if err != nil {
@@ -194,7 +210,7 @@ func (a *agent) subscribeOnce() error {
 	if a.mode.Load() != modeUp || a.done() { // killed or stopped meanwhile
 		return nil
 	}
-	req, err := http.NewRequestWithContext(ctx, "POST", "http://"+a.f.Master()+agentapi.PathSubscribe, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, "POST", "http://"+master+agentapi.PathSubscribe, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}

@@ -170,7 +170,7 @@ func (f *Fleet) SetMaster(addr string) {
 	f.master = addr
 	f.masterMu.Unlock()
 	for _, a := range f.agents {
-		a.dropStream()
+		a.dropStreamUnless(addr)
 		notify(a.wake)
 	}
 }

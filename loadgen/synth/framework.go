@@ -776,6 +776,18 @@ func (f *Framework) update(s *mesos.TaskStatus, acks *ackQueue) {
 		f.stats.Updates = map[mesos.TaskState]int64{}
 	}
 	f.stats.Updates[s.State]++
+	if s.State == mesos.TaskLost || s.State == mesos.TaskDropped || s.State == mesos.TaskError {
+		if f.stats.Why == nil {
+			f.stats.Why = map[mesos.TaskState]string{}
+			f.stats.LostReasons = map[string]int64{}
+		}
+		if _, ok := f.stats.Why[s.State]; !ok {
+			f.stats.Why[s.State] = s.Reason + ": " + s.Message
+		}
+		if s.State != mesos.TaskError {
+			f.stats.LostReasons[s.Reason]++
+		}
+	}
 	if t := f.tasks[s.TaskID.Value]; t != nil {
 		dup := false
 		if len(s.UUID) > 0 {

@@ -24,6 +24,14 @@ type Stats struct {
 	CallErrors      int64 // calls that failed or were refused
 	// Updates counts UPDATE events by state (duplicates included).
 	Updates map[mesos.TaskState]int64
+	// Why holds the reason and message of the first TASK_LOST,
+	// TASK_DROPPED and TASK_ERROR seen (Add keeps the first of each).
+	Why map[mesos.TaskState]string
+	// LostReasons counts TASK_LOST and TASK_DROPPED updates by reason.
+	// REASON_INVALID_OFFERS marks a launch refused because its offer was
+	// rescinded meanwhile: a task that never ran, which the framework
+	// launches again.
+	LostReasons map[string]int64
 	// Latencies holds submit→TASK_RUNNING for every task that reached
 	// TASK_RUNNING, submit being when its ACCEPT call was sent.
 	Latencies []time.Duration
@@ -70,6 +78,20 @@ func (s *Stats) Add(o Stats) {
 	for k, v := range o.Updates {
 		s.Updates[k] += v
 	}
+	for k, v := range o.LostReasons {
+		if s.LostReasons == nil {
+			s.LostReasons = map[string]int64{}
+		}
+		s.LostReasons[k] += v
+	}
+	for k, v := range o.Why {
+		if _, ok := s.Why[k]; !ok {
+			if s.Why == nil {
+				s.Why = map[mesos.TaskState]string{}
+			}
+			s.Why[k] = v
+		}
+	}
 	s.Latencies = append(s.Latencies, o.Latencies...)
 }
 
@@ -79,6 +101,8 @@ func (s *Stats) Add(o Stats) {
 func (s *Stats) clone(latencies bool) Stats {
 	c := *s
 	c.Updates = maps.Clone(s.Updates)
+	c.Why = maps.Clone(s.Why)
+	c.LostReasons = maps.Clone(s.LostReasons)
 	c.Latencies = nil
 	if latencies {
 		c.Latencies = append([]time.Duration(nil), s.Latencies...)
