@@ -18,26 +18,10 @@ import (
 
 // readName reads a string, returning the constant for the hot type
 // names rather than allocating a copy.
-func readName(r *jsonwire.Reader) string {
-	b := r.RawString()
-	switch string(b) {
-	case CallStatusUpdate:
-		return CallStatusUpdate
-	case CallPong:
-		return CallPong
-	case CallExecutorExited:
-		return CallExecutorExited
-	case EventRunTask:
-		return EventRunTask
-	case EventPing:
-		return EventPing
-	case EventAcknowledge:
-		return EventAcknowledge
-	case EventKillTask:
-		return EventKillTask
-	}
-	return string(b)
-}
+func readName(r *jsonwire.Reader) string { return names.Read(r) }
+
+var names = jsonwire.Names{}.Add(CallStatusUpdate, CallPong, CallExecutorExited,
+	EventRunTask, EventPing, EventAcknowledge, EventKillTask)
 
 // AppendBatch appends b exactly as json.Marshal(b) encodes it; calls
 // other than REGISTER and REREGISTER are written by hand. A batch that

@@ -93,7 +93,7 @@ func newContender(cfg config, path string, data []byte) (*Contender, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := ensurePath(conn, path); err != nil {
+	if err := EnsurePath(conn, path); err != nil {
 		conn.Close()
 		return nil, err
 	}

@@ -196,8 +196,8 @@ func isConnectionError(err error) bool {
 		errors.Is(err, zk.ErrSessionMoved)
 }
 
-// ensurePath creates path and its parents as persistent znodes as needed.
-func ensurePath(conn *zk.Conn, path string) error {
+// EnsurePath creates path and its parents as persistent znodes as needed.
+func EnsurePath(conn *zk.Conn, path string) error {
 	for i := 1; i <= len(path); i++ {
 		if i < len(path) && path[i] != '/' {
 			continue

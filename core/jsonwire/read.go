@@ -366,3 +366,25 @@ func (s *Seen) Once(r *Reader, bit uint) {
 	}
 	*s |= 1 << bit
 }
+
+// Names interns a protocol's enum names (states, types, reasons): Read
+// returns the shared copy of a known name rather than allocating one.
+type Names map[string]string
+
+// Add adds names to n and returns n.
+func (n Names) Add(names ...string) Names {
+	for _, s := range names {
+		n[s] = s
+	}
+	return n
+}
+
+// Read reads a string like Reader.String, returning the shared copy when
+// it is one of n.
+func (n Names) Read(r *Reader) string {
+	b := r.RawString()
+	if s, ok := n[string(b)]; ok {
+		return s
+	}
+	return string(b)
+}

@@ -24,8 +24,8 @@ import (
 // names holds the protocol's enum names (task states, sources, reasons,
 // call, event and operation types), so that ReadName returns the
 // constant instead of allocating a copy.
-var names = func() map[string]string {
-	m := map[string]string{}
+var names = func() jsonwire.Names {
+	m := jsonwire.Names{}
 	for s := range taskStates {
 		m[string(s)] = string(s)
 	}
@@ -53,13 +53,7 @@ var names = func() map[string]string {
 // ReadName reads a string like String, but returns a shared copy of the
 // protocol's enum names (TASK_RUNNING, SOURCE_EXECUTOR, UPDATE, ...)
 // rather than allocating one.
-func ReadName(r *jsonwire.Reader) string {
-	b := r.RawString()
-	if s, ok := names[string(b)]; ok {
-		return s
-	}
-	return string(b)
-}
+func ReadName(r *jsonwire.Reader) string { return names.Read(r) }
 
 // finite reports whether encoding/json can write f.
 func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }

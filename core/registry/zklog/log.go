@@ -17,6 +17,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"meseta/core/election"
 	"meseta/core/registry"
 )
 
@@ -123,7 +124,7 @@ func New(cfg Config) (*Log, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	l := &Log{cfg: cfg, log: cfg.Logger, lastSeq: -1}
-	if err := ensurePath(cfg.Conn, cfg.Root+"/log"); err != nil {
+	if err := election.EnsurePath(cfg.Conn, cfg.Root+"/log"); err != nil {
 		return nil, err
 	}
 	return l, nil
@@ -569,19 +570,6 @@ func sequence(name string) (int64, bool) {
 	}
 	n, err := strconv.ParseInt(name[i+3:], 10, 64)
 	return n, err == nil && n >= 0
-}
-
-// ensurePath creates path and its parents as persistent znodes as needed.
-func ensurePath(conn *zk.Conn, path string) error {
-	for i := 1; i <= len(path); i++ {
-		if i < len(path) && path[i] != '/' {
-			continue
-		}
-		if _, err := conn.Create(path[:i], nil, 0, zk.WorldACL(zk.PermAll)); err != nil && !errors.Is(err, zk.ErrNodeExists) {
-			return fmt.Errorf("zklog: create %s: %w", path[:i], err)
-		}
-	}
-	return nil
 }
 
 // deleteTree deletes path and its children (one level: chunks), if present.

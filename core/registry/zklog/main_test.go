@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"meseta/core/election"
 	"meseta/core/election/zkserver"
 )
 
@@ -84,7 +85,7 @@ func connect(t testing.TB) *zk.Conn {
 // with conn's session and returns its path: the fence of a leader.
 func contend(t testing.TB, conn *zk.Conn, root string) string {
 	t.Helper()
-	if err := ensurePath(conn, root+"/election"); err != nil {
+	if err := election.EnsurePath(conn, root+"/election"); err != nil {
 		t.Fatal(err)
 	}
 	p, err := conn.Create(root+"/election/json.info_", nil, zk.FlagEphemeral|zk.FlagSequence, zk.WorldACL(zk.PermAll))
