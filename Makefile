@@ -44,20 +44,13 @@ bench:
 	$(GO) run ./bench -profile mesos-grid
 	$(GO) run ./bench -profile quota
 
-# A short run of every fuzz target (FUZZTIME each).
+# A short run of every fuzz target in the tree (FUZZTIME each), found by
+# name so that a new target is never left out.
 FUZZTIME ?= 30s
 fuzz:
-	$(GO) test ./core -run '^$$' -fuzz FuzzParseText -fuzztime $(FUZZTIME)
-	$(GO) test ./core -run '^$$' -fuzz FuzzParseJSON -fuzztime $(FUZZTIME)
-	$(GO) test ./core -run '^$$' -fuzz FuzzParseDuration -fuzztime $(FUZZTIME)
-	$(GO) test ./core/mesos -run '^$$' -fuzz FuzzDecodeCall -fuzztime $(FUZZTIME)
-	$(GO) test ./core/agentapi -run '^$$' -fuzz FuzzBatch -fuzztime $(FUZZTIME)
-	$(GO) test ./core/recordio -run '^$$' -fuzz FuzzReader -fuzztime $(FUZZTIME)
-	$(GO) test ./core/registry -run '^$$' -fuzz FuzzUnmarshalOp -fuzztime $(FUZZTIME)
-	$(GO) test ./core/registry -run '^$$' -fuzz FuzzApply -fuzztime $(FUZZTIME)
-	$(GO) test ./core/registry -run '^$$' -fuzz FuzzDecodeBatch -fuzztime $(FUZZTIME)
-	$(GO) test ./core/checkpoint -run '^$$' -fuzz FuzzDecodeRecord -fuzztime $(FUZZTIME)
-	$(GO) test ./profiles -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME)
-	$(GO) test ./core/election -run '^$$' -fuzz FuzzParseURL -fuzztime $(FUZZTIME)
-	$(GO) test ./agentd/fetcher -run '^$$' -fuzz FuzzExtractTar -fuzztime $(FUZZTIME)
-	$(GO) test ./agentd/sandbox -run '^$$' -fuzz FuzzResolve -fuzztime $(FUZZTIME)
+	@grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u | while read -r dir; do \
+		for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go | cut -d' ' -f2 | sort -u); do \
+			echo "$$dir $$f"; \
+			$(GO) test $$dir -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) || exit 1; \
+		done; \
+	done

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"html"
 	"mime"
 	"strconv"
 	"strings"
@@ -72,10 +71,12 @@ func (s *server) handle(ctx *fasthttp.RequestCtx) {
 		s.teardown(ctx, m)
 	case "/metrics/snapshot":
 		daemon.WriteJSON(ctx, 200, s.metrics(m))
-	case "/":
-		s.index(ctx, m)
+	case "/metrics":
+		s.prometheus(ctx, s.metrics(m))
 	default:
-		daemon.WriteError(ctx, 404, fmt.Sprintf("no endpoint %s", path))
+		if !s.ui(ctx, m, path) {
+			daemon.WriteError(ctx, 404, fmt.Sprintf("no endpoint %s", path))
+		}
 	}
 }
 
@@ -117,13 +118,13 @@ func (s *server) standby(ctx *fasthttp.RequestCtx, path string) {
 		daemon.WriteJSON(ctx, 200, s.standbyState())
 		return
 	case "/metrics/snapshot":
-		daemon.WriteJSON(ctx, 200, map[string]float64{
-			"master/elected":     0,
-			"master/uptime_secs": time.Since(s.start).Seconds(),
-		})
+		daemon.WriteJSON(ctx, 200, s.standbyMetrics())
 		return
-	case "/":
-		s.standbyIndex(ctx)
+	case "/metrics":
+		s.prometheus(ctx, s.standbyMetrics())
+		return
+	}
+	if s.ui(ctx, nil, path) {
 		return
 	}
 	leader := s.leader()
@@ -152,17 +153,6 @@ func (s *server) standbyState() master.State {
 		st.Leader, st.LeaderInfo = info.PID, info
 	}
 	return st
-}
-
-func (s *server) standbyIndex(ctx *fasthttp.RequestCtx) {
-	ctx.SetContentType("text/html; charset=utf-8")
-	leader := s.leader()
-	link := "no leader is elected yet"
-	if leader != "" {
-		link = fmt.Sprintf(`the leader is <a href="//%s/">%s</a>`, html.EscapeString(leader), html.EscapeString(leader))
-	}
-	fmt.Fprintf(ctx, `<!doctype html><title>meseta master (standby)</title><h1>meseta master %s: standby</h1><p>This master is a standby; %s.</p>`,
-		html.EscapeString(s.info.ID), link)
 }
 
 func (s *server) masterError(ctx *fasthttp.RequestCtx, err error) {
@@ -348,39 +338,4 @@ func (s *server) teardown(ctx *fasthttp.RequestCtx, m *master.Master) {
 		return
 	}
 	ctx.SetStatusCode(200)
-}
-
-func (s *server) metrics(m *master.Master) map[string]float64 {
-	now := time.Now()
-	out := m.Metrics(now)
-	count, last, pct := s.sweeps.snapshot()
-	out["allocator/mesos/allocation_runs"] = float64(count)
-	out["allocator/mesos/allocation_run_ms"] = last
-	out["allocator/mesos/allocation_run_latency_ms"] = ms(time.Duration(s.sweepLatency.Load()))
-	for k, v := range pct {
-		out["allocator/mesos/allocation_run_ms/"+k] = v
-	}
-	st := m.Allocator().Stats()
-	out["allocator/mesos/event_queue_dispatches"] = 0
-	out["allocator/mesos/resources/offers_outstanding"] = float64(st.OutstandingOffers)
-	out["allocator/mesos/offer_filters/active"] = float64(st.FiltersActive)
-	out["master/event_queue_messages"] = float64(s.queuedEvents())
-	_, _, regPct := s.regWrites.times.snapshot()
-	for k, v := range regPct {
-		out["registrar/state_store_ms/"+k] = v
-	}
-	out["registrar/state_store_ms"] = regPct["p50"]
-	return out
-}
-
-func (s *server) index(ctx *fasthttp.RequestCtx, m *master.Master) {
-	ctx.SetContentType("text/html; charset=utf-8")
-	info := m.Info()
-	fmt.Fprintf(ctx, `<!doctype html><title>meseta master</title><h1>meseta master %s</h1>
-<p>The web UI arrives with a later release. Endpoints:</p><ul>
-<li><a href="/master/state">/master/state</a></li><li><a href="/master/state-summary">/master/state-summary</a></li>
-<li><a href="/master/frameworks">/master/frameworks</a></li><li><a href="/master/slaves">/master/slaves</a></li>
-<li><a href="/master/tasks">/master/tasks</a></li><li><a href="/master/roles">/master/roles</a></li>
-<li><a href="/master/flags">/master/flags</a></li><li><a href="/metrics/snapshot">/metrics/snapshot</a></li>
-<li>POST /api/v1/scheduler (Mesos v1 scheduler API, JSON)</li></ul>`, info.ID)
 }
