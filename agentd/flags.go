@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
@@ -93,6 +94,14 @@ func parseFlags(args []string, getenv func(string) string) (*config, error) {
 	case c.zkSessionTimeout <= 0:
 		return nil, fmt.Errorf("invalid value for flag --zk_session_timeout: must be positive")
 	}
+	// The sandboxes' paths are made from the work_dir and used as working
+	// directories by the executors, which resolve them again from there:
+	// they must be absolute.
+	abs, err := filepath.Abs(c.workDir)
+	if err != nil {
+		return nil, fmt.Errorf("invalid value %q for flag --work_dir: %w", c.workDir, err)
+	}
+	c.workDir = abs
 	if strings.Contains(c.master, "://") {
 		servers, path, err := election.ParseURL(c.master)
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"meseta/core/daemon/launch"
+	"meseta/core/mesos"
 )
 
 // TestMakeRun is acceptance 8: `make run`, as the README gives it, brings
@@ -31,7 +32,13 @@ func TestMakeRun(t *testing.T) {
 		t.Fatalf("README.md does not give `make run`: %v", err)
 	}
 	work := t.TempDir()
-	cmd := exec.Command("make", "run", "RUNFLAGS=--work_dir="+work+" --master_port=0 --agent_port=0")
+	// The README's make run uses a relative work dir (.meseta): give a
+	// relative one too, as command tasks once failed to start from one.
+	rel, err := filepath.Rel(root, work)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("make", "run", "RUNFLAGS=--work_dir="+rel+" --master_port=0 --agent_port=0")
 	cmd.Dir = root
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Stderr = os.Stderr
@@ -82,6 +89,12 @@ func TestMakeRun(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(work, "master", "registry")); err != nil {
 		t.Fatalf("no Pebble registry under the work dir: %v", err)
 	}
+	// The tour's task: a command task runs to completion.
+	f := subscribe(t, api, newFrameworkInfo("makerun"))
+	offers := f.nextOffers(30 * time.Second)
+	f.launch(offers[0], []mesos.TaskInfo{commandTask("hello", offers[0], "cpus:0.1;mem:32", "echo hello")}, 0)
+	f.waitState("hello", mesos.TaskFinished, 30*time.Second)
+	f.close()
 	// Ctrl-C: everything stops, cleanly and in time.
 	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil {
 		t.Fatal(err)
