@@ -15,7 +15,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -214,6 +213,8 @@ func (s *server) handle(ctx *fasthttp.RequestCtx) {
 		ctx.SetStatusCode(200)
 	case "/metrics/snapshot":
 		daemon.WriteJSON(ctx, 200, s.agent.metrics())
+	case "/metrics":
+		daemon.WritePrometheus(ctx, s.agent.metrics())
 	default:
 		daemon.WriteError(ctx, 404, "no endpoint "+string(ctx.Path()))
 	}
@@ -514,18 +515,4 @@ func (a *agent) masterHostnameLocked() string {
 		return a.master
 	}
 	return host
-}
-
-func (a *agent) metrics() map[string]float64 {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	out := map[string]float64{"slave/registered": 0, "slave/executors_running": float64(len(a.executors)),
-		"slave/status_update_retry_queue": float64(a.updates.Len())}
-	if a.registered {
-		out["slave/registered"] = 1
-	}
-	for _, t := range a.tasks {
-		out["slave/tasks_"+strings.ToLower(strings.TrimPrefix(string(t.state), "TASK_"))]++
-	}
-	return out
 }

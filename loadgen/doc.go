@@ -70,7 +70,9 @@
 // the largest gap between a role's dominant share and its weighted DRF
 // share; fairness.go and docs/profiles.md define it), the faults
 // injected, updates acknowledged, lost updates and duplicated updates (a
-// re-delivered task, state and uuid). Lost counts the status updates that
+// task, state and uuid delivered twice on one subscription; one delivered
+// again after the framework re-subscribed, as after a master failover,
+// is counted apart as redelivered, which at-least-once delivery allows). Lost counts the status updates that
 // agents still up hold unacknowledged after the drain (their delivery is
 // reliable, so each is one that never reached its framework), and, in a
 // run without a duration, the tasks of non-service frameworks that did not

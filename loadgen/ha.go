@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,15 +33,20 @@ type cluster struct {
 	det     *election.Detector
 	zkURL   string
 
-	mu     sync.Mutex
-	killed []bool // masters loadgen killed
+	mu       sync.Mutex
+	killed   []bool   // masters loadgen killed
+	stopping bool     // loadgen is stopping the masters
+	exits    []string // masters that exited by themselves, with their logs' tails
+	warn     io.Writer
 }
 
 // startCluster starts n masters from bin with flags; with zookeeper (n > 1
 // needs it) it first starts a standalone ZooKeeper under dir and gives the
 // masters --zk, and returns once one of them leads.
-func startCluster(ctx context.Context, bin, dir string, n int, zookeeper bool, flags []string) (*cluster, error) {
-	c := &cluster{killed: make([]bool, n)}
+// A master that exits by itself is reported on warn at once, with the end
+// of its log, and counted by unexpectedExits.
+func startCluster(ctx context.Context, bin, dir string, n int, zookeeper bool, flags []string, warn io.Writer) (*cluster, error) {
+	c := &cluster{killed: make([]bool, n), warn: warn}
 	if zookeeper {
 		zk, err := zkserver.StartStandalone(ctx, filepath.Join(dir, "zk"), zkserver.Options{})
 		if err != nil {
@@ -74,6 +81,7 @@ func startCluster(ctx context.Context, bin, dir string, n int, zookeeper bool, f
 			return nil, err
 		}
 		c.masters = append(c.masters, m)
+		go c.watch(i, m)
 	}
 	if c.det != nil {
 		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -145,8 +153,40 @@ func (c *cluster) killLeader() (int, error) {
 	return i, nil
 }
 
+// watch reports master i if it exits while loadgen neither killed nor
+// stopped it.
+func (c *cluster) watch(i int, m *masterProc) {
+	<-m.done
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.killed[i] || c.stopping {
+		return
+	}
+	msg := fmt.Sprintf("masterd %d (%s) exited by itself (%s); the end of its log:\n%s",
+		i, m.addr, m.cmd.ProcessState, tail(m.stderr(), 20))
+	c.exits = append(c.exits, msg)
+	fmt.Fprintf(c.warn, "loadgen: %s\n", msg)
+}
+
+// unexpectedExits lists the masters that exited by themselves.
+func (c *cluster) unexpectedExits() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.exits)
+}
+
+// tail is the last n lines of s.
+func tail(s string, n int) string {
+	s = strings.TrimRight(s, "\n")
+	lines := strings.Split(s, "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
 // stop stops the masters loadgen did not kill, then ZooKeeper.
 func (c *cluster) stop() {
+	c.mu.Lock()
+	c.stopping = true
+	c.mu.Unlock()
 	for i, m := range c.masters {
 		c.mu.Lock()
 		k := c.killed[i]

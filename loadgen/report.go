@@ -227,6 +227,8 @@ type result struct {
 	// errors are failures besides lost and duplicated updates: frameworks
 	// the master sent ERROR, a data race reported by the masterd.
 	errors []string
+	// unacked describes a few of the updates lost (fleet.Unacknowledged).
+	unacked []string
 	notes  []string
 }
 
@@ -263,6 +265,9 @@ func (r *result) rows() []summaryRow {
 	row("updates acknowledged", fmt.Sprintf("%d (agents: %d acked, %d pending)", r.stats.Acks, r.fleet.UpdatesAcked, r.fleet.UpdatesPending))
 	row("lost updates", fmt.Sprint(r.lost))
 	row("duplicated updates", fmt.Sprint(r.duplicates))
+	if r.stats.Redelivered > 0 {
+		row("updates redelivered after re-subscribing", fmt.Sprint(r.stats.Redelivered))
+	}
 	if fo := r.failover; fo.done {
 		row("leader killed: new leader seen", since(fo.newLeader))
 		// The old leader's session expired at or before its successor was

@@ -173,6 +173,14 @@ func runConfig(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "loadgen: report written to %s\n", cfg.report)
 		}
 	}
+	if res.lost > 0 {
+		for _, u := range res.unacked {
+			fmt.Fprintf(stderr, "loadgen: unacknowledged: %s\n", u)
+		}
+	}
+	for _, d := range res.stats.DuplicateSamples {
+		fmt.Fprintf(stderr, "loadgen: duplicated: %s\n", d)
+	}
 	if len(res.errors) > 0 {
 		fmt.Fprintf(stderr, "loadgen: FAIL: %s\n", strings.Join(res.errors, "\n"))
 		return 1
@@ -219,7 +227,7 @@ func execute(ctx context.Context, cfg config, pl *plan, stderr io.Writer) (*resu
 			}
 		}
 		cl, err = startCluster(ctx, bin, dir, pl.profile.Masters(), pl.profile.Run.ZooKeeper,
-			masterdFlags(pl, suffix(cfg.cpuProfile), suffix(cfg.memProfile)))
+			masterdFlags(pl, suffix(cfg.cpuProfile), suffix(cfg.memProfile)), stderr)
 		if err != nil {
 			return nil, err
 		}
@@ -320,6 +328,7 @@ func execute(ctx context.Context, cfg config, pl *plan, stderr io.Writer) (*resu
 		description: pl.profile.Description, finished: time.Now(),
 		samples: mon.samples, roles: pl.roles, weights: pl.weights, fairness: summarizeFairness(mon.samples)}
 	res.duplicates = res.stats.Duplicates
+	res.unacked = fleet.Unacknowledged(10)
 	res.failover = fo.result()
 	res.faults.killed, res.faults.restarted = faults.killed.Load(), faults.restarted.Load()
 	res.faults.partitioned, res.faults.healed = faults.partitioned.Load(), faults.healed.Load()
@@ -344,6 +353,7 @@ func execute(ctx context.Context, cfg config, pl *plan, stderr io.Writer) (*resu
 	}
 	if cl != nil {
 		cl.stop()
+		res.errors = append(res.errors, cl.unexpectedExits()...)
 		for _, m := range cl.masters {
 			if m.raced() {
 				res.errors = append(res.errors, "masterd reported a data race:\n"+m.stderr())

@@ -424,16 +424,6 @@ func (s *server) closeStreams() {
 	}
 }
 
-func (s *server) queuedEvents() int {
-	s.streamsMu.Lock()
-	defer s.streamsMu.Unlock()
-	n := 0
-	for st := range s.streams {
-		n += st.QueueLen()
-	}
-	return n
-}
-
 // timedStore measures registry write latency for metrics, and ends the
 // leadership (fail) when the replicated registry breaks.
 type timedStore struct {

@@ -130,6 +130,19 @@ func (u *Updates) Heads(now time.Time) []agentapi.StatusUpdate {
 	return out
 }
 
+// Each calls fn with every task's in-flight update, how many updates
+// that task has queued, and when the head is resent next (zero if it was
+// never sent); it changes nothing.
+func (u *Updates) Each(fn func(head agentapi.StatusUpdate, queued int, next time.Time)) {
+	for _, s := range u.streams {
+		next := s.next
+		if !s.sent {
+			next = time.Time{}
+		}
+		fn(s.pending[0], len(s.pending), next)
+	}
+}
+
 // Pending reports whether a task still has unacknowledged updates.
 func (u *Updates) Pending(framework, task string) bool {
 	return u.streams[streamKey{framework, task}] != nil

@@ -26,10 +26,19 @@ type task struct {
 	statuses  []mesos.TaskStatus
 	launched  time.Time
 	// pending is the newest forwarded update that still waits for the
-	// framework's acknowledgement; nil when none does.
-	pending *mesos.TaskStatus
+	// framework's acknowledgement; nil when none does. pendingSub is the
+	// framework's subscription (framework.sub) it was last sent on, 0
+	// when it could not be sent (the framework was disconnected), and
+	// pendingSeq its number among the events queued on that
+	// subscription's Conn (Backlog.Sent), 0 if the Conn does not tell.
+	pending    *mesos.TaskStatus
+	pendingSub uint32
+	pendingSeq uint64
 	// recovered: resources were already given back (terminal update seen).
 	recovered bool
+	// acked: the framework acknowledged the newest entry of statuses
+	// through this master.
+	acked bool
 }
 
 type taskKey struct{ framework, task string }

@@ -29,6 +29,30 @@
 // (TASK_DROPPED, TASK_ERROR, TASK_LOST for a removed agent, reconciliation
 // answers) carry no uuid and are not retried, as in Mesos.
 //
+// # Status update retries
+//
+// An agent resends an update it has no acknowledgement for, 10 s after
+// the first send and then with a doubling backoff. Under load the
+// framework may simply not have read it yet: forwarding every retry then
+// puts a second copy behind the first on a stream that is already
+// behind, and the framework sees a duplicate. So a retry of a task's
+// newest update (same uuid) is not forwarded when:
+//
+//   - the framework acknowledged it through this master: the
+//     acknowledgement was lost on its way to the agent (the agent's
+//     stream broke), and the master acknowledges again for the
+//     framework;
+//   - the first copy is still queued for the framework's current stream,
+//     not yet written to its connection (Backlog): the framework cannot
+//     have seen it, and the stream delivers it unless it breaks, when
+//     the framework's next subscription is sent every pending update.
+//
+// Every other retry is forwarded, as Mesos forwards them all: once the
+// first copy is written, the framework may have lost it, or lost its
+// acknowledgement (a scheduler does not resend one), and the retry is
+// what recovers. /metrics/snapshot counts the two cases
+// (master/status_update_retries_acked and _held).
+//
 // # Durability
 //
 // Agent admission and removal are written to the registry before the

@@ -18,6 +18,9 @@ type framework struct {
 	roles    []string
 	conn     Conn   // nil while disconnected
 	streamID string // the Mesos-Stream-Id of conn
+	// sub counts the framework's subscriptions to this master, so it
+	// names the current one (conn); 0 before the first.
+	sub uint32
 	// recovered: known only from re-registering agents; not yet
 	// re-subscribed after a master restart.
 	recovered bool
@@ -38,6 +41,28 @@ func (fw *framework) send(ev *mesos.Event) {
 	if fw.conn != nil {
 		fw.conn.Send(ev)
 	}
+}
+
+// forward sends the task's update s to the framework and makes it the
+// task's pending one, noting the subscription it went out on.
+func (fw *framework) forward(t *task, s mesos.TaskStatus) {
+	t.pending, t.pendingSub, t.pendingSeq, t.acked = &s, 0, 0, false
+	if fw.conn != nil && fw.conn.Send(updateEvent(s)) {
+		t.pendingSub = fw.sub
+		if b, ok := fw.conn.(Backlog); ok {
+			t.pendingSeq = b.Sent()
+		}
+	}
+}
+
+// queued reports whether the task's pending update is still queued on the
+// framework's current stream, not yet written to the connection.
+func (fw *framework) queued(t *task) bool {
+	if t.pending == nil || t.pendingSub == 0 || t.pendingSub != fw.sub || fw.conn == nil {
+		return false
+	}
+	b, ok := fw.conn.(Backlog)
+	return ok && b.Written() < t.pendingSeq
 }
 
 func (fw *framework) partitionAware() bool {
@@ -153,6 +178,7 @@ func (m *Master) Subscribe(conn Conn, call *mesos.Call, now time.Time) (Subscrib
 		_ = m.alloc.ActivateFramework(alloc.FrameworkID(id))
 	}
 	fw.conn, fw.streamID = conn, streamID
+	fw.sub++
 	info := m.cfg.Info
 	conn.Send(&mesos.Event{Type: mesos.EventSubscribed, Subscribed: &mesos.Subscribed{
 		FrameworkID:              mesos.ID{Value: id},
@@ -162,7 +188,7 @@ func (m *Master) Subscribe(conn Conn, call *mesos.Call, now time.Time) (Subscrib
 	// Resend what is still unacknowledged, oldest task first.
 	for _, t := range fw.sortedTasks() {
 		if t.pending != nil {
-			fw.send(&mesos.Event{Type: mesos.EventUpdate, Update: &mesos.Update{Status: *t.pending}})
+			fw.forward(t, *t.pending)
 		}
 	}
 	// Agents learn the new FrameworkInfo (executors read it).

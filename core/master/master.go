@@ -24,6 +24,15 @@ type Conn interface {
 	Close()
 }
 
+// Backlog is what a Conn may also tell: how many events Send has queued,
+// and how many of those have been written to the connection. The master
+// holds back a status update's retry while the first copy is still
+// queued (see "Status update retries" in the package doc).
+type Backlog interface {
+	Sent() uint64
+	Written() uint64
+}
+
 // AgentConn is an agent's event stream, with the same contract as Conn.
 type AgentConn interface {
 	Send(*agentapi.Event) bool
@@ -132,9 +141,12 @@ type Metrics struct {
 	OffersSent, OffersRescinded, OffersDeclined, OffersAccepted uint64
 	TasksLaunched, TasksDropped, TasksErrored                   uint64
 	StatusUpdates, Acknowledgements                             uint64
-	AgentsRemoved, FrameworksRemoved                            uint64
-	InvalidCalls                                                uint64
-	TaskStates                                                  map[mesos.TaskState]uint64 // terminal transitions, by state
+	// Retries of a status update that were not forwarded: acknowledged
+	// already (Acked), or still on the framework's stream (Held).
+	StatusUpdateRetriesAcked, StatusUpdateRetriesHeld uint64
+	AgentsRemoved, FrameworksRemoved                  uint64
+	InvalidCalls                                      uint64
+	TaskStates                                        map[mesos.TaskState]uint64 // terminal transitions, by state
 
 	// RecoveryAgentRemovals counts the agents recovered from the registry
 	// after a failover and marked unreachable because they did not

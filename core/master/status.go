@@ -61,12 +61,28 @@ func (m *Master) statusUpdateLocked(ag *agent, u *agentapi.StatusUpdate, now tim
 	if !t.state.Terminal() || latest.Terminal() {
 		m.setStateLocked(t, latest, now)
 	}
-	if n := len(t.statuses); n == 0 || !bytes.Equal(t.statuses[n-1].UUID, s.UUID) {
+	if n := len(t.statuses); n > 0 && len(s.UUID) > 0 && bytes.Equal(t.statuses[n-1].UUID, s.UUID) {
+		// A retry of the newest update. The agent resends what it has no
+		// acknowledgement for, and two cases need nothing from the
+		// framework (see "Status update retries" in the package doc).
+		switch {
+		case t.acked:
+			// The framework acknowledged it here; the acknowledgement
+			// was lost on the way to the agent.
+			m.metrics.StatusUpdateRetriesAcked++
+			ag.send(&agentapi.Event{Type: agentapi.EventAcknowledge, Acknowledge: &agentapi.Acknowledge{
+				FrameworkID: u.FrameworkID, TaskID: s.TaskID, UUID: s.UUID}})
+			return
+		case fw.queued(t):
+			// The first copy is still queued for the framework's
+			// stream: the framework has not seen it yet.
+			m.metrics.StatusUpdateRetriesHeld++
+			return
+		}
+	} else {
 		t.statuses = append(t.statuses, s)
 	}
-	st := s
-	t.pending = &st
-	fw.send(updateEvent(s))
+	fw.forward(t, s)
 }
 
 // acknowledgeLocked forwards a framework's acknowledgement to the agent
@@ -79,7 +95,10 @@ func (m *Master) acknowledgeLocked(fw *framework, a *mesos.Acknowledge) error {
 	}
 	if t := fw.tasks[a.TaskID.Value]; t != nil && t.pending != nil && bytes.Equal(t.pending.UUID, a.UUID) {
 		terminal := t.pending.State.Terminal()
-		t.pending = nil
+		t.pending, t.pendingSub, t.pendingSeq = nil, 0, 0
+		if n := len(t.statuses); n > 0 && bytes.Equal(t.statuses[n-1].UUID, a.UUID) {
+			t.acked = true
+		}
 		if terminal {
 			delete(ag.tasks, taskKey{fw.id, t.id})
 			fw.completeTask(t, m.cfg.MaxCompletedTasksPerFramework)

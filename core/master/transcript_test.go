@@ -34,10 +34,12 @@ import (
 //	subscribe FW [roles=a,b] [failover=SECS] [partition-aware] [suppressed=a,b]
 //	accept FW OFFER... [tasks=ID:RES,...] [refuse=SECS]   launch command tasks
 //	decline FW OFFER... [refuse=SECS]
-//	update AGENT FW TASK STATE [latest=STATE]  a status update from the agent (uuids are counted)
+//	update AGENT FW TASK STATE [latest=STATE] [retry]  a status update from the agent (uuids are counted;
+//	                                        retry resends the task's previous uuid)
 //	ack FW TASK [uuid=N]                    acknowledge (the latest update by default)
 //	kill FW TASK | reconcile FW [TASK@AGENT...] | suppress FW | revive FW | teardown FW
 //	disconnect FW | agent-disconnect AGENT | pong AGENT | tick DURATION [autopong] | state
+//	stall FW | unstall FW                   FW's stream stops writing what is sent (it stays queued), or writes it all
 //	restart [reregister-timeout=DURATION] [removal-limit=FRACTION]   a new master on the same registry (a failover)
 //	metrics KEY...                          print these keys of Metrics
 //
@@ -72,12 +74,16 @@ type harness struct {
 }
 
 // fakeConn records events; it is both a Conn and an AgentConn.
+// A framework's fakeConn is also a Backlog: its events count as written
+// at once, unless stalled (the stall command), when they stay queued.
 type fakeConn struct {
-	name   string
-	mu     sync.Mutex
-	events []string
-	closed bool
-	h      *harness
+	name          string
+	mu            sync.Mutex
+	events        []string
+	closed        bool
+	h             *harness
+	sent, written uint64
+	stalled       bool
 }
 
 func (c *fakeConn) Send(ev *mesos.Event) bool {
@@ -87,7 +93,34 @@ func (c *fakeConn) Send(ev *mesos.Event) bool {
 		return false
 	}
 	c.events = append(c.events, c.h.describe(ev))
+	c.sent++
+	if !c.stalled {
+		c.written = c.sent
+	}
 	return true
+}
+
+func (c *fakeConn) Sent() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sent
+}
+
+func (c *fakeConn) Written() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.written
+}
+
+// stall makes the events sent from now stay queued (on) or writes them
+// all (off).
+func (c *fakeConn) stall(on bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.stalled = on
+	if !on {
+		c.written = c.sent
+	}
 }
 
 func (c *fakeConn) Close() {
@@ -326,6 +359,8 @@ func (h *harness) run(t *testing.T, d *datadriven.TestData) string {
 				ExecutorID: mesos.ID{Value: pos[2]}, Status: int32(code)}}}, h.now)
 	case "teardown":
 		err = h.call(pos[0], &mesos.Call{Type: mesos.CallTeardown})
+	case "stall", "unstall":
+		h.fws[pos[0]].stall(d.Cmd == "stall")
 	case "disconnect":
 		c := h.fws[pos[0]]
 		h.m.Disconnected(h.ids[pos[0]], c, h.now)
@@ -521,13 +556,17 @@ func (h *harness) accept(d *datadriven.TestData, fw string, offers []string) err
 
 func (h *harness) update(d *datadriven.TestData, pos []string) error {
 	ag, fw, task, state := pos[0], pos[1], pos[2], mesos.TaskState(pos[3])
-	h.uuid++
+	uuid := h.latest[fw+"/"+task]
+	if !d.HasArg("retry") || uuid == nil {
+		h.uuid++
+		uuid = []byte{h.uuid}
+	}
 	su := &agentapi.StatusUpdate{FrameworkID: mesos.ID{Value: h.wireName(fw)}, Status: mesos.TaskStatus{
-		TaskID: mesos.ID{Value: task}, State: state, Source: mesos.SourceExecutor, UUID: []byte{h.uuid}}}
+		TaskID: mesos.ID{Value: task}, State: state, Source: mesos.SourceExecutor, UUID: uuid}}
 	if v, ok := h.arg(d, "latest"); ok {
 		su.LatestState = mesos.TaskState(v)
 	}
-	h.latest[fw+"/"+task] = []byte{h.uuid}
+	h.latest[fw+"/"+task] = uuid
 	call := agentapi.Call{Type: agentapi.CallStatusUpdate, AgentID: &mesos.ID{Value: h.wireName(ag)}, StatusUpdate: su}
 	if err := call.Validate(); err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -19,12 +20,15 @@ const MaxQueued = 256 << 20
 type Stream struct {
 	heartbeat []byte // a pre-framed HEARTBEAT event, or nil
 
-	// mu guards queue, queued and closed.
+	// mu guards queue, queued, sent and closed.
 	mu     sync.Mutex
 	queue  [][]byte
 	queued int
+	sent   uint64 // events queued so far
 	closed bool
 	wake   chan struct{} // capacity 1: something was queued or closed
+
+	written atomic.Uint64 // events written and flushed so far, by Run
 }
 
 // NewStream returns a Stream; heartbeat, when not nil, is the event Run
@@ -66,6 +70,7 @@ func (s *Stream) Send(b []byte) bool {
 	}
 	s.queue = append(s.queue, rec)
 	s.queued += len(rec)
+	s.sent++
 	s.mu.Unlock()
 	s.signal()
 	return true
@@ -85,6 +90,20 @@ func (s *Stream) Close() {
 	s.mu.Unlock()
 	s.signal()
 }
+
+// Sent is how many events Send has queued; the n-th one queued is
+// written once Written reaches n.
+func (s *Stream) Sent() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sent
+}
+
+// Written is how many queued events have been written to the connection
+// and flushed (heartbeats not counted). An event written may still sit
+// in the kernel's buffers; one not written is certainly not with the
+// client.
+func (s *Stream) Written() uint64 { return s.written.Load() }
 
 // QueueLen is the number of events waiting, for metrics.
 func (s *Stream) QueueLen() int {
@@ -118,6 +137,7 @@ func (s *Stream) Run(w *bufio.Writer, interval time.Duration, done <-chan struct
 			if err := w.Flush(); err != nil {
 				return
 			}
+			s.written.Add(uint64(len(batch)))
 		}
 		if closed {
 			return

@@ -11,6 +11,7 @@ import (
 
 	"meseta/core"
 	agentcore "meseta/core/agent"
+	"meseta/core/agentapi"
 	"meseta/core/mesos"
 )
 
@@ -225,6 +226,36 @@ func (f *Fleet) Stats() Stats {
 		}
 	}
 	return s
+}
+
+// Unacknowledged describes up to n of the updates that agents still up
+// hold unacknowledged, for a report: the agent, the task, the update and
+// when it is resent next.
+func (f *Fleet) Unacknowledged(n int) []string {
+	var out []string
+	now := time.Now()
+	for _, a := range f.agents {
+		if len(out) >= n {
+			break
+		}
+		if a.mode.Load() != modeUp {
+			continue
+		}
+		a.mu.Lock()
+		a.updates.Each(func(h agentapi.StatusUpdate, queued int, next time.Time) {
+			if len(out) >= n {
+				return
+			}
+			when := "never sent"
+			if !next.IsZero() {
+				when = "resent in " + next.Sub(now).Round(time.Millisecond).String()
+			}
+			out = append(out, fmt.Sprintf("agent %s (%s, registered %t): framework %s task %s %s uuid %x, %d queued, %s",
+				a.id, a.hostname, a.registered, h.FrameworkID.Value, h.Status.TaskID.Value, h.Status.State, h.Status.UUID, queued, when))
+		})
+		a.mu.Unlock()
+	}
+	return out
 }
 
 // retryLoop resends the updates whose retry time has come, and drops the

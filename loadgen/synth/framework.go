@@ -791,17 +791,26 @@ func (f *Framework) update(s *mesos.TaskStatus, acks *ackQueue) {
 	if t := f.tasks[s.TaskID.Value]; t != nil {
 		dup := false
 		if len(s.UUID) > 0 {
-			key := stateUUID{s.State, string(s.UUID)}
-			for _, k := range t.seen {
-				if k == key {
+			sub := f.stats.Subscribes
+			for i := range t.seen {
+				if k := &t.seen[i]; k.state == s.State && k.uuid == string(s.UUID) {
 					dup = true
+					if k.sub == sub {
+						f.stats.Duplicates++
+						if len(f.stats.DuplicateSamples) < maxSamples {
+							f.stats.DuplicateSamples = append(f.stats.DuplicateSamples, fmt.Sprintf(
+								"framework %s task %s %s uuid %x on subscription %d, agent %s, %s after it was launched",
+								f.id, s.TaskID.Value, s.State, s.UUID, sub, s.AgentID.Val(), now.Sub(t.Submitted).Round(time.Millisecond)))
+						}
+					} else {
+						f.stats.Redelivered++
+						k.sub = sub
+					}
 					break
 				}
 			}
-			if dup {
-				f.stats.Duplicates++
-			} else {
-				t.seen = append(t.seen, key)
+			if !dup {
+				t.seen = append(t.seen, stateUUID{s.State, string(s.UUID), sub})
 			}
 		}
 		if !dup && t.Terminal == 0 {

@@ -17,11 +17,23 @@ type Stats struct {
 	OffersRescinded int64
 	TasksLaunched   int64 // tasks in ACCEPT calls the master took (202)
 	Acks            int64 // ACKNOWLEDGE calls that got 202
-	Duplicates      int64 // updates whose task, state and uuid were seen before
-	Heartbeats      int64
-	Suppresses      int64
-	Revives         int64
-	CallErrors      int64 // calls that failed or were refused
+	// Duplicates are updates whose task, state and uuid came before on
+	// the same subscription. The master resends an update on one
+	// subscription only when the agent's retry finds it written out and
+	// still unacknowledged (core/master's "Status update retries"), so
+	// each shows an acknowledgement lost, or later than the agents'
+	// retry interval. Redelivered are those that came before on an
+	// earlier subscription: after a master failover the new master
+	// cannot know what the old one delivered, and delivery is at least
+	// once.
+	Duplicates, Redelivered int64
+	// DuplicateSamples describes the first few duplicates (Add keeps at
+	// most maxSamples).
+	DuplicateSamples []string
+	Heartbeats              int64
+	Suppresses              int64
+	Revives                 int64
+	CallErrors              int64 // calls that failed or were refused
 	// Updates counts UPDATE events by state (duplicates included).
 	Updates map[mesos.TaskState]int64
 	// Why holds the reason and message of the first TASK_LOST,
@@ -68,6 +80,12 @@ func (s *Stats) Add(o Stats) {
 	s.TasksLaunched += o.TasksLaunched
 	s.Acks += o.Acks
 	s.Duplicates += o.Duplicates
+	s.Redelivered += o.Redelivered
+	for _, d := range o.DuplicateSamples {
+		if len(s.DuplicateSamples) < maxSamples {
+			s.DuplicateSamples = append(s.DuplicateSamples, d)
+		}
+	}
 	s.Heartbeats += o.Heartbeats
 	s.Suppresses += o.Suppresses
 	s.Revives += o.Revives
@@ -127,4 +145,8 @@ type Task struct {
 type stateUUID struct {
 	state mesos.TaskState
 	uuid  string
+	sub   int64 // the subscription (Stats.Subscribes) it last came on
 }
+
+// maxSamples bounds Stats.DuplicateSamples.
+const maxSamples = 10
