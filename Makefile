@@ -19,12 +19,17 @@ bench-profile:
 	$(GO) run ./bench -profile $(PROFILE)
 
 # What the tests need from the system: Debian's zookeeper (the HA tests
-# start their own servers). Installed only when missing.
+# start their own servers) and chromium (the web UI's browser tests drive
+# it headless). Installed only when missing.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 deps:
 	@if ! command -v java >/dev/null 2>&1 || [ ! -f /usr/share/java/zookeeper.jar ]; then \
 		echo "installing zookeeper (apt-get)"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq zookeeper >/dev/null; \
+	fi
+	@if ! command -v chromium >/dev/null 2>&1; then \
+		echo "installing chromium (apt-get)"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; \
 	fi
 
 # The whole suite, with the race detector, as CI runs it.

@@ -2,9 +2,11 @@ package election
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -43,12 +45,20 @@ type Detector struct {
 	// for good by Close (closed is then true). Wait blocks on it.
 	changed chan struct{}
 	closed  bool
+	// members is every contender's data as last observed, in order of
+	// candidacy (the leader first); replacing it signals nothing.
+	members [][]byte
+
+	// seen caches contenders' data by znode name (Mesos writes it at
+	// creation only). Only the goroutine that observes uses it.
+	seen map[string][]byte
 }
 
 // observed is one observation of the election.
 type observed struct {
-	node string // the leader's znode path; "" when none
-	data []byte
+	node    string // the leader's znode path; "" when none
+	data    []byte
+	members [][]byte // every contender's data, the leader's first
 }
 
 func (o observed) equal(p observed) bool {
@@ -96,6 +106,20 @@ func (d *Detector) Leader() (data []byte, node string, ok bool) {
 	return bytes.Clone(d.current.data), d.current.node, true
 }
 
+// Members returns the data of every contender (the leader's first, then
+// the standbys' in the order they would take over), as last observed;
+// empty while nothing is known. Changes does not signal changes of the
+// standbys alone.
+func (d *Detector) Members() [][]byte {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([][]byte, len(d.members))
+	for i, m := range d.members {
+		out[i] = bytes.Clone(m)
+	}
+	return out
+}
+
 // Changes returns a channel that receives after the leader changed,
 // including to none. Changes coalesce: one receive may stand for several;
 // read Leader for the latest.
@@ -140,6 +164,7 @@ func (d *Detector) Close() error {
 func (d *Detector) set(o observed) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.members = o.members
 	if d.current.equal(o) {
 		return
 	}
@@ -295,6 +320,38 @@ func (d *Detector) observe(conn *zk.Conn) (observed, <-chan zk.Event, error) {
 		if err != nil {
 			return observed{}, nil, err
 		}
-		return observed{node: node, data: data}, events, nil
+		return observed{node: node, data: data, members: d.contenders(conn, children)}, events, nil
 	}
+}
+
+// contenders returns the data of the contenders among children, in order
+// of candidacy, reading only znodes not seen before. A contender that
+// cannot be read now is left out until the next observation.
+func (d *Detector) contenders(conn *zk.Conn, children []string) [][]byte {
+	type contender struct {
+		seq  int64
+		name string
+	}
+	var cs []contender
+	for _, ch := range children {
+		if seq, ok := sequence(ch); ok {
+			cs = append(cs, contender{seq, ch})
+		}
+	}
+	slices.SortFunc(cs, func(a, b contender) int { return cmp.Compare(a.seq, b.seq) })
+	seen := make(map[string][]byte, len(cs))
+	var out [][]byte
+	for _, c := range cs {
+		data, ok := d.seen[c.name]
+		if !ok {
+			var err error
+			if data, _, err = conn.Get(d.path + "/" + c.name); err != nil {
+				continue
+			}
+		}
+		seen[c.name] = data
+		out = append(out, data)
+	}
+	d.seen = seen
+	return out
 }

@@ -57,6 +57,7 @@ func TestElectionHandOver(t *testing.T) {
 		t.Errorf("granted session timeout %v, want %v", got, sessionTimeout)
 	}
 	waitLeader(t, d, "m1")
+	waitMembers(t, d, "m1", "m2", "m3")
 	if _, node, _ := d.Leader(); node != c1.Node() {
 		t.Fatalf("detector names %s, want %s", node, c1.Node())
 	}
@@ -82,6 +83,7 @@ func TestElectionHandOver(t *testing.T) {
 	waitClosed(t, c2.Leading(), 5*time.Second, "second contender leads after the first closed")
 	t.Logf("hand-over: the second contender leads %v after the first began to close", time.Since(start))
 	waitLeader(t, d, "m2")
+	waitMembers(t, d, "m2", "m3")
 	if closed(c3.Leading()) {
 		t.Fatal("third contender leads while the second does")
 	}

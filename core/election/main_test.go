@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -166,6 +167,26 @@ func waitLeader(t *testing.T, d *Detector, want string) {
 	if _, err := d.Wait(ctx, func(data []byte) bool { return string(data) == want }); err != nil {
 		data, node, ok := d.Leader()
 		t.Fatalf("detector: leader %q not seen (%v); it reports %q at %q (ok=%v)", want, err, data, node, ok)
+	}
+}
+
+// waitMembers waits until the detector lists exactly these contenders,
+// in this order.
+func waitMembers(t *testing.T, d *Detector, want ...string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var got []string
+		for _, m := range d.Members() {
+			got = append(got, string(m))
+		}
+		if slices.Equal(got, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("detector: members %q, want %q", got, want)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -73,6 +74,22 @@ func TestOperatorKeys(t *testing.T) {
 	}
 	if roles := getJSON(t, c.url("/master/roles"))["roles"].([]any); len(roles) != 1 || roles[0].(map[string]any)["name"] != "*" {
 		t.Errorf("/master/roles: %v", roles)
+	}
+
+	// The UI's views page on the server, and refuse a bad page.
+	if page := getJSON(t, c.url("/master/ui/tasks?q=k1&limit=5")); num(page["total"]) != 1 {
+		t.Errorf("/master/ui/tasks?q=k1: %v", page)
+	}
+	for _, q := range []string{"/master/ui/tasks?offset=-1", "/master/ui/agents?limit=x"} {
+		resp, err := http.Get(c.url(q))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 400 || !strings.Contains(string(body), "non-negative integer") {
+			t.Errorf("%s: %d %s, want 400 naming the parameter", q, resp.StatusCode, body)
+		}
 	}
 
 	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
