@@ -72,14 +72,18 @@
 // injected, updates acknowledged, lost updates and duplicated updates (a
 // task, state and uuid delivered twice on one subscription; one delivered
 // again after the framework re-subscribed, as after a master failover,
-// is counted apart as redelivered, which at-least-once delivery allows). Lost counts the status updates that
-// agents still up hold unacknowledged after the drain (their delivery is
-// reliable, so each is one that never reached its framework), and, in a
-// run without a duration, the tasks of non-service frameworks that did not
-// end (or start, with run.end = "running"); a service's instances run on
-// by design and only services may have infinite durations. The exit status is 1 when any update was lost or duplicated, a
-// framework got ERROR or the masterd reported a data race; 2 for bad
-// usage or a profile loadgen cannot run.
+// is counted apart as redelivered, which at-least-once delivery allows).
+// Lost counts the status updates that agents still up hold
+// unacknowledged after the drain and held already when it began, so
+// through all of it (their delivery is reliable, so each is one that
+// never got through; updates of tasks that end during the drain are in
+// flight, not lost), and, in a run without a duration, the tasks of
+// non-service frameworks that did not end (or start, with run.end =
+// "running"); a service's instances run on by design and only services
+// may have infinite durations. loadgen describes up to ten of each. The
+// exit status is 1 when any update was lost or duplicated, a framework
+// got ERROR, a master exited by itself or the masterd reported a data
+// race; 2 for bad usage or a profile loadgen cannot run.
 //
 // With -report, the same table and charts drawn from the monitor's
 // per-second samples go to one HTML file (htmlreport.go): offers and

@@ -308,15 +308,18 @@ func execute(ctx context.Context, cfg config, pl *plan, stderr io.Writer) (*resu
 	for _, f := range fws {
 		f.fw.Drain()
 	}
+	// An update is lost when it has waited since before the drain: through
+	// the whole drain, with every retry. Updates of tasks that end during
+	// the drain are in flight, not lost.
+	drainStart := time.Now()
 	lost := func() int {
-		st := fleet.Stats()
-		n := int(st.UpdatesPending - st.PendingDown)
+		n, _ := fleet.Unacknowledged(drainStart, 0)
 		if pl.duration == 0 {
-			n += unfinished(fws, pl.endRunning)
+			n += int64(unfinished(fws, pl.endRunning))
 		}
-		return n
+		return int(n)
 	}
-	deadline := time.Now().Add(drainGrace)
+	deadline := drainStart.Add(drainGrace)
 	for time.Now().Before(deadline) && ctx.Err() == nil && lost() > 0 {
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -328,7 +331,7 @@ func execute(ctx context.Context, cfg config, pl *plan, stderr io.Writer) (*resu
 		description: pl.profile.Description, finished: time.Now(),
 		samples: mon.samples, roles: pl.roles, weights: pl.weights, fairness: summarizeFairness(mon.samples)}
 	res.duplicates = res.stats.Duplicates
-	res.unacked = fleet.Unacknowledged(10)
+	_, res.unacked = fleet.Unacknowledged(drainStart, 10)
 	res.failover = fo.result()
 	res.faults.killed, res.faults.restarted = faults.killed.Load(), faults.restarted.Load()
 	res.faults.partitioned, res.faults.healed = faults.partitioned.Load(), faults.healed.Load()

@@ -38,7 +38,8 @@ type updateStream struct {
 	pending []agentapi.StatusUpdate // pending[0] is in flight
 	next    time.Time               // when to resend the head
 	backoff time.Duration
-	sent    bool // the head was sent at least once
+	sent    bool      // the head was sent at least once
+	since   time.Time // when the head became the head
 }
 
 // NewUpdates returns an empty manager with the default intervals.
@@ -67,6 +68,7 @@ func (u *Updates) Add(su agentapi.StatusUpdate, now time.Time) []agentapi.Status
 	if len(s.pending) > 1 {
 		return nil
 	}
+	s.since = now
 	return []agentapi.StatusUpdate{u.markSent(s, now)}
 }
 
@@ -103,6 +105,7 @@ func (u *Updates) Ack(framework, task string, uuid []byte, now time.Time) (next 
 		return nil, true
 	}
 	s.sent = false
+	s.since = now
 	u.refreshLatest(s)
 	return []agentapi.StatusUpdate{u.markSent(s, now)}, true
 }
@@ -131,15 +134,16 @@ func (u *Updates) Heads(now time.Time) []agentapi.StatusUpdate {
 }
 
 // Each calls fn with every task's in-flight update, how many updates
-// that task has queued, and when the head is resent next (zero if it was
+// that task has queued, since when the update has been in flight (the
+// head of its task's queue), and when it is resent next (zero if it was
 // never sent); it changes nothing.
-func (u *Updates) Each(fn func(head agentapi.StatusUpdate, queued int, next time.Time)) {
+func (u *Updates) Each(fn func(head agentapi.StatusUpdate, queued int, since, next time.Time)) {
 	for _, s := range u.streams {
 		next := s.next
 		if !s.sent {
 			next = time.Time{}
 		}
-		fn(s.pending[0], len(s.pending), next)
+		fn(s.pending[0], len(s.pending), s.since, next)
 	}
 }
 

@@ -400,6 +400,18 @@ func (fw *framework) sortedTasks() []*task {
 	return ts
 }
 
+// completedTask finds a completed task by id, newest first (a linear
+// search of at most MaxCompletedTasksPerFramework: only retries of
+// updates about completed tasks need it).
+func (fw *framework) completedTask(id string) *task {
+	for i := len(fw.completed) - 1; i >= 0; i-- {
+		if fw.completed[i].id == id {
+			return fw.completed[i]
+		}
+	}
+	return nil
+}
+
 func (fw *framework) completeTask(t *task, max int) {
 	delete(fw.tasks, t.id)
 	t.pending = nil

@@ -48,9 +48,19 @@ func (m *Master) statusUpdateLocked(ag *agent, u *agentapi.StatusUpdate, now tim
 		return
 	}
 	if t == nil {
+		if c := fw.completedTask(s.TaskID.Value); c != nil && c.acked && len(s.UUID) > 0 &&
+			len(c.statuses) > 0 && bytes.Equal(c.statuses[len(c.statuses)-1].UUID, s.UUID) {
+			// The retry of a terminal update the framework acknowledged
+			// here: the acknowledgement was lost on its way to the agent.
+			m.metrics.StatusUpdateRetriesAcked++
+			ag.send(&agentapi.Event{Type: agentapi.EventAcknowledge, Acknowledge: &agentapi.Acknowledge{
+				FrameworkID: u.FrameworkID, TaskID: s.TaskID, UUID: s.UUID}})
+			return
+		}
 		// Unknown to the master (for example an update about a task that
-		// is already complete and acknowledged): forward anyway so the
-		// framework can acknowledge it, which is what drains the agent.
+		// completed longer ago than the completed tasks kept, or before a
+		// failover): forward anyway so the framework can acknowledge it,
+		// which is what drains the agent.
 		fw.send(updateEvent(s))
 		return
 	}

@@ -228,34 +228,37 @@ func (f *Fleet) Stats() Stats {
 	return s
 }
 
-// Unacknowledged describes up to n of the updates that agents still up
-// hold unacknowledged, for a report: the agent, the task, the update and
-// when it is resent next.
-func (f *Fleet) Unacknowledged(n int) []string {
-	var out []string
+// Unacknowledged counts the updates that agents still up have held
+// unacknowledged since before t: every update queued for a task whose
+// in-flight update has waited since before t. It describes up to n of
+// those tasks, for a report: the agent, the task, the update, how long
+// it has waited and when it is resent next.
+func (f *Fleet) Unacknowledged(t time.Time, n int) (count int64, samples []string) {
 	now := time.Now()
 	for _, a := range f.agents {
-		if len(out) >= n {
-			break
-		}
 		if a.mode.Load() != modeUp {
 			continue
 		}
 		a.mu.Lock()
-		a.updates.Each(func(h agentapi.StatusUpdate, queued int, next time.Time) {
-			if len(out) >= n {
+		a.updates.Each(func(h agentapi.StatusUpdate, queued int, since, next time.Time) {
+			if !since.Before(t) {
+				return
+			}
+			count += int64(queued)
+			if len(samples) >= n {
 				return
 			}
 			when := "never sent"
 			if !next.IsZero() {
 				when = "resent in " + next.Sub(now).Round(time.Millisecond).String()
 			}
-			out = append(out, fmt.Sprintf("agent %s (%s, registered %t): framework %s task %s %s uuid %x, %d queued, %s",
-				a.id, a.hostname, a.registered, h.FrameworkID.Value, h.Status.TaskID.Value, h.Status.State, h.Status.UUID, queued, when))
+			samples = append(samples, fmt.Sprintf("agent %s (%s, registered %t): framework %s task %s %s uuid %x, waiting %s, %d queued, %s",
+				a.id, a.hostname, a.registered, h.FrameworkID.Value, h.Status.TaskID.Value, h.Status.State, h.Status.UUID,
+				now.Sub(since).Round(time.Millisecond), queued, when))
 		})
 		a.mu.Unlock()
 	}
-	return out
+	return count, samples
 }
 
 // retryLoop resends the updates whose retry time has come, and drops the
