@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -180,6 +181,10 @@ func runConfig(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 	}
 	for _, d := range res.stats.DuplicateSamples {
 		fmt.Fprintf(stderr, "loadgen: duplicated: %s\n", d)
+	}
+	if res.stats.CallErrors > 0 {
+		fmt.Fprintf(stderr, "loadgen: %d framework calls failed (expected of calls to a master that was killed); the first: %s\n",
+			res.stats.CallErrors, strings.Join(slices.Compact(res.stats.CallErrorSamples), "; "))
 	}
 	if len(res.errors) > 0 {
 		fmt.Fprintf(stderr, "loadgen: FAIL: %s\n", strings.Join(res.errors, "\n"))

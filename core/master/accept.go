@@ -31,9 +31,11 @@ type task struct {
 	// when it could not be sent (the framework was disconnected), and
 	// pendingSeq its number among the events queued on that
 	// subscription's Conn (Backlog.Sent), 0 if the Conn does not tell.
+	// pendingAt is when it was sent (Unix nanoseconds).
 	pending    *mesos.TaskStatus
 	pendingSub uint32
 	pendingSeq uint64
+	pendingAt  int64
 	// recovered: resources were already given back (terminal update seen).
 	recovered bool
 	// acked: the framework acknowledged the newest entry of statuses

@@ -45,21 +45,33 @@ func (fw *framework) send(ev *mesos.Event) {
 
 // forward sends the task's update s to the framework and makes it the
 // task's pending one, noting the subscription it went out on.
-func (fw *framework) forward(t *task, s mesos.TaskStatus) {
-	t.pending, t.pendingSub, t.pendingSeq, t.acked = &s, 0, 0, false
+func (fw *framework) forward(t *task, s mesos.TaskStatus, now time.Time) {
+	t.pending, t.pendingSub, t.pendingSeq, t.pendingAt, t.acked = &s, 0, 0, 0, false
 	if fw.conn != nil && fw.conn.Send(updateEvent(s)) {
-		t.pendingSub = fw.sub
+		t.pendingSub, t.pendingAt = fw.sub, now.UnixNano()
 		if b, ok := fw.conn.(Backlog); ok {
 			t.pendingSeq = b.Sent()
 		}
 	}
 }
 
-// queued reports whether the task's pending update is still queued on the
-// framework's current stream, not yet written to the connection.
-func (fw *framework) queued(t *task) bool {
+// retryHold is how long after forwarding an update on a subscription a
+// retry of it is not forwarded there again, even once written: an
+// agent's first retry comes 10 s after its first send by default, so a
+// copy sooner than this is one of a burst (the agent re-registered and
+// resent everything, or resent a batch whose answer it missed).
+const retryHold = time.Second
+
+// holds reports whether a retry of the task's pending update is better
+// not forwarded on the framework's current subscription: the update was
+// sent on it less than retryHold ago, or is still queued for it, not yet
+// written to the connection.
+func (fw *framework) holds(t *task, now time.Time) bool {
 	if t.pending == nil || t.pendingSub == 0 || t.pendingSub != fw.sub || fw.conn == nil {
 		return false
+	}
+	if now.UnixNano()-t.pendingAt < int64(retryHold) {
+		return true
 	}
 	b, ok := fw.conn.(Backlog)
 	return ok && b.Written() < t.pendingSeq
@@ -188,7 +200,7 @@ func (m *Master) Subscribe(conn Conn, call *mesos.Call, now time.Time) (Subscrib
 	// Resend what is still unacknowledged, oldest task first.
 	for _, t := range fw.sortedTasks() {
 		if t.pending != nil {
-			fw.forward(t, *t.pending)
+			fw.forward(t, *t.pending, now)
 		}
 	}
 	// Agents learn the new FrameworkInfo (executors read it).

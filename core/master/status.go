@@ -83,16 +83,17 @@ func (m *Master) statusUpdateLocked(ag *agent, u *agentapi.StatusUpdate, now tim
 			ag.send(&agentapi.Event{Type: agentapi.EventAcknowledge, Acknowledge: &agentapi.Acknowledge{
 				FrameworkID: u.FrameworkID, TaskID: s.TaskID, UUID: s.UUID}})
 			return
-		case fw.queued(t):
-			// The first copy is still queued for the framework's
-			// stream: the framework has not seen it yet.
+		case fw.holds(t, now):
+			// The first copy went out on the framework's current
+			// stream a moment ago, or is still queued for it: the
+			// framework has not had it long enough to acknowledge.
 			m.metrics.StatusUpdateRetriesHeld++
 			return
 		}
 	} else {
 		t.statuses = append(t.statuses, s)
 	}
-	fw.forward(t, s)
+	fw.forward(t, s, now)
 }
 
 // acknowledgeLocked forwards a framework's acknowledgement to the agent
@@ -105,7 +106,7 @@ func (m *Master) acknowledgeLocked(fw *framework, a *mesos.Acknowledge) error {
 	}
 	if t := fw.tasks[a.TaskID.Value]; t != nil && t.pending != nil && bytes.Equal(t.pending.UUID, a.UUID) {
 		terminal := t.pending.State.Terminal()
-		t.pending, t.pendingSub, t.pendingSeq = nil, 0, 0
+		t.pending, t.pendingSub, t.pendingSeq, t.pendingAt = nil, 0, 0, 0
 		if n := len(t.statuses); n > 0 && bytes.Equal(t.statuses[n-1].UUID, a.UUID) {
 			t.acked = true
 		}

@@ -127,10 +127,11 @@ type Framework struct {
 
 	// mu guards stats and tasks: written by the event loop, read by
 	// anyone.
-	mu       sync.Mutex
-	stats    Stats
-	progress Progress
-	tasks    map[string]*Task
+	mu           sync.Mutex
+	subscribedAt time.Time // the latest SUBSCRIBED; guarded by mu
+	stats        Stats
+	progress     Progress
+	tasks        map[string]*Task
 }
 
 func newFramework(g *Group, cfg Config) (*Framework, error) {
@@ -555,6 +556,7 @@ func (f *Framework) subscribed(s *mesos.Subscribed) {
 	f.suppress = false // a SUBSCRIBE without suppressed_roles revives
 	f.mu.Lock()
 	f.stats.Subscribes++
+	f.subscribedAt = time.Now()
 	f.stats.frameworkID = f.id
 	f.mu.Unlock()
 	f.adjustSuppression()
@@ -645,7 +647,7 @@ func (f *Framework) callJSON(c *mesos.Call) error {
 func (f *Framework) call(body []byte) error {
 	err := f.g.post(f.master, f.streamID, body)
 	if err != nil {
-		f.count(func(s *Stats) { s.CallErrors++ })
+		f.count(func(s *Stats) { s.callError(err) })
 	}
 	return err
 }
@@ -799,18 +801,20 @@ func (f *Framework) update(s *mesos.TaskStatus, acks *ackQueue) {
 						f.stats.Duplicates++
 						if len(f.stats.DuplicateSamples) < maxSamples {
 							f.stats.DuplicateSamples = append(f.stats.DuplicateSamples, fmt.Sprintf(
-								"framework %s task %s %s uuid %x on subscription %d, agent %s, %s after it was launched",
-								f.id, s.TaskID.Value, s.State, s.UUID, sub, s.AgentID.Val(), now.Sub(t.Submitted).Round(time.Millisecond)))
+								"framework %s task %s %s uuid %x on subscription %d (subscribed %s before), agent %s, %s after it was launched, %s after the first copy",
+								f.id, s.TaskID.Value, s.State, s.UUID, sub, now.Sub(f.subscribedAt).Round(time.Millisecond),
+								s.AgentID.Val(), now.Sub(t.Submitted).Round(time.Millisecond), now.Sub(k.at).Round(time.Millisecond)))
 						}
 					} else {
 						f.stats.Redelivered++
 						k.sub = sub
 					}
+					k.at = now
 					break
 				}
 			}
 			if !dup {
-				t.seen = append(t.seen, stateUUID{s.State, string(s.UUID), sub})
+				t.seen = append(t.seen, stateUUID{s.State, string(s.UUID), sub, now})
 			}
 		}
 		if !dup && t.Terminal == 0 {
@@ -898,7 +902,7 @@ func (f *Framework) startAcks(ctx context.Context, master, streamID string) *ack
 				case errors.Is(err, errRedirected):
 					a.once.Do(func() { close(a.redirected) })
 				case err != nil:
-					f.count(func(s *Stats) { s.CallErrors++ })
+					f.count(func(s *Stats) { s.callError(err) })
 				default:
 					f.count(func(s *Stats) {
 						s.Acks++

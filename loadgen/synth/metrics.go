@@ -30,10 +30,13 @@ type Stats struct {
 	// DuplicateSamples describes the first few duplicates (Add keeps at
 	// most maxSamples).
 	DuplicateSamples []string
-	Heartbeats              int64
-	Suppresses              int64
-	Revives                 int64
-	CallErrors              int64 // calls that failed or were refused
+	Heartbeats       int64
+	Suppresses       int64
+	Revives          int64
+	CallErrors       int64 // calls that failed or were refused
+	// CallErrorSamples are the first few of those errors (Add keeps at
+	// most maxSamples).
+	CallErrorSamples []string
 	// Updates counts UPDATE events by state (duplicates included).
 	Updates map[mesos.TaskState]int64
 	// Why holds the reason and message of the first TASK_LOST,
@@ -90,6 +93,11 @@ func (s *Stats) Add(o Stats) {
 	s.Suppresses += o.Suppresses
 	s.Revives += o.Revives
 	s.CallErrors += o.CallErrors
+	for _, e := range o.CallErrorSamples {
+		if len(s.CallErrorSamples) < maxSamples {
+			s.CallErrorSamples = append(s.CallErrorSamples, e)
+		}
+	}
 	if len(o.Updates) > 0 && s.Updates == nil {
 		s.Updates = map[mesos.TaskState]int64{}
 	}
@@ -145,8 +153,17 @@ type Task struct {
 type stateUUID struct {
 	state mesos.TaskState
 	uuid  string
-	sub   int64 // the subscription (Stats.Subscribes) it last came on
+	sub   int64     // the subscription (Stats.Subscribes) it last came on
+	at    time.Time // when it last came
 }
 
 // maxSamples bounds Stats.DuplicateSamples.
 const maxSamples = 10
+
+// callError counts a failed call and keeps the first few errors.
+func (s *Stats) callError(err error) {
+	s.CallErrors++
+	if len(s.CallErrorSamples) < maxSamples {
+		s.CallErrorSamples = append(s.CallErrorSamples, err.Error())
+	}
+}
