@@ -162,8 +162,8 @@ func (c *cluster) watch(i int, m *masterProc) {
 	if c.killed[i] || c.stopping {
 		return
 	}
-	msg := fmt.Sprintf("masterd %d (%s) exited by itself (%s); the end of its log:\n%s",
-		i, m.addr, m.cmd.ProcessState, tail(m.stderr(), 20))
+	msg := fmt.Sprintf("masterd %d (%s) exited by itself (%s); its last warnings and errors:\n%s",
+		i, m.addr, m.cmd.ProcessState, warnings(m.stderr(), 10))
 	c.exits = append(c.exits, msg)
 	fmt.Fprintf(c.warn, "loadgen: %s\n", msg)
 }
@@ -175,11 +175,16 @@ func (c *cluster) unexpectedExits() []string {
 	return slices.Clone(c.exits)
 }
 
-// tail is the last n lines of s.
-func tail(s string, n int) string {
-	s = strings.TrimRight(s, "\n")
-	lines := strings.Split(s, "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+// warnings is the last n lines of the log s at level WARN or ERROR (or
+// that are not log records, such as a panic's).
+func warnings(s string, n int) string {
+	var out []string
+	for line := range strings.Lines(s) {
+		if !strings.HasPrefix(line, "time=") || strings.Contains(line, " level=WARN ") || strings.Contains(line, " level=ERROR ") {
+			out = append(out, strings.TrimRight(line, "\n"))
+		}
+	}
+	return strings.Join(out[max(0, len(out)-n):], "\n")
 }
 
 // stop stops the masters loadgen did not kill, then ZooKeeper.

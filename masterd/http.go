@@ -232,24 +232,15 @@ func (s *server) agentSubscribe(ctx *fasthttp.RequestCtx, m *master.Master) {
 	if !daemon.RequireJSONPost(ctx) {
 		return
 	}
-	var call agentapi.Call
-	if err := mesos.Decode(ctx.PostBody(), &call); err != nil {
-		daemon.WriteError(ctx, 400, err.Error())
+	select {
+	case s.registering <- struct{}{}:
+	case <-s.done:
+		daemon.WriteError(ctx, 503, "this master is shutting down")
 		return
 	}
-	if call.Type != agentapi.CallRegister && call.Type != agentapi.CallReregister {
-		daemon.WriteError(ctx, 400, fmt.Sprintf("invalid field \"type\": want REGISTER or REREGISTER, got %q", call.Type))
-		return
-	}
-	if err := call.Validate(); err != nil {
-		daemon.WriteError(ctx, 400, err.Error())
-		return
-	}
-	st := recordio.NewStream(nil)
-	conn := agentConn{st}
-	id, err := m.SubscribeAgent(conn, &call, time.Now())
-	if err != nil && !errors.Is(err, master.ErrForbidden) {
-		s.masterError(ctx, err)
+	st, id, conn, ok := s.registerAgent(ctx, m)
+	<-s.registering
+	if !ok {
 		return
 	}
 	// A refused agent still gets its stream: it carries the SHUTDOWN.
@@ -264,6 +255,32 @@ func (s *server) agentSubscribe(ctx *fasthttp.RequestCtx, m *master.Master) {
 			m.AgentDisconnected(id, conn, time.Now())
 		}
 	})
+}
+
+// registerAgent decodes a REGISTER or REREGISTER and hands it to the
+// master with a new stream; on failure it has answered.
+func (s *server) registerAgent(ctx *fasthttp.RequestCtx, m *master.Master) (*recordio.Stream, string, agentConn, bool) {
+	var call agentapi.Call
+	if err := mesos.Decode(ctx.PostBody(), &call); err != nil {
+		daemon.WriteError(ctx, 400, err.Error())
+		return nil, "", agentConn{}, false
+	}
+	if call.Type != agentapi.CallRegister && call.Type != agentapi.CallReregister {
+		daemon.WriteError(ctx, 400, fmt.Sprintf("invalid field \"type\": want REGISTER or REREGISTER, got %q", call.Type))
+		return nil, "", agentConn{}, false
+	}
+	if err := call.Validate(); err != nil {
+		daemon.WriteError(ctx, 400, err.Error())
+		return nil, "", agentConn{}, false
+	}
+	st := recordio.NewStream(nil)
+	conn := agentConn{st}
+	id, err := m.SubscribeAgent(conn, &call, time.Now())
+	if err != nil && !errors.Is(err, master.ErrForbidden) {
+		s.masterError(ctx, err)
+		return nil, "", agentConn{}, false
+	}
+	return st, id, conn, true
 }
 
 func (s *server) agentCall(ctx *fasthttp.RequestCtx, m *master.Master) {

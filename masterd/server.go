@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -103,6 +104,14 @@ type server struct {
 	streamsMu sync.Mutex
 	streams   map[*recordio.Stream]struct{}
 
+	// registering admits agent registrations (decoding and
+	// Master.SubscribeAgent) a few at a time: they serialize on the
+	// master's lock anyway, and after a failover thousands arrive at once.
+	// Runnable, they would queue ahead of every other goroutine,
+	// ZooKeeper's client among them, long enough to cost the new leader
+	// its session lease; waiting here, they are parked.
+	registering chan struct{}
+
 	// sweeps are the allocation runs' times; sweepLatency how late the
 	// last one started (nanoseconds).
 	sweeps       timings
@@ -142,7 +151,8 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 	}
 	info.PID = "master@" + net.JoinHostPort(cfg.ip, strconv.Itoa(port))
 	s := &server{cfg: cfg, log: log, info: info, flags: flagenv.Values(cfg.fs), start: now, done: make(chan struct{}),
-		fatal: make(chan error, 1), streams: map[*recordio.Stream]struct{}{}}
+		registering: make(chan struct{}, runtime.GOMAXPROCS(0)),
+		fatal:       make(chan error, 1), streams: map[*recordio.Stream]struct{}{}}
 	s.flags["port"] = strconv.Itoa(port)
 
 	srv := &fasthttp.Server{

@@ -47,10 +47,10 @@
 //     have seen it, and the stream delivers it unless it breaks, when
 //     the framework's next subscription is sent every pending update;
 //   - the first copy went out on the framework's current stream less
-//     than a second ago (retryHold): no retry of the agent's own comes so
-//     soon (10 s by default), so this one is part of a burst, such as an
-//     agent that re-registered and resent all it holds just as its
-//     framework re-subscribed after a failover and was sent the same.
+//     than 5 s ago (retryHold): no retry of the agent's own comes so
+//     soon (10 s by default), so this one is part of a burst, such as
+//     agents that re-registered after a failover and resent all they
+//     hold to frameworks that were just sent the same on re-subscribing.
 //
 // Every other retry is forwarded, as Mesos forwards them all: once the
 // first copy is written, the framework may have lost it, or lost its

@@ -56,11 +56,14 @@ func (fw *framework) forward(t *task, s mesos.TaskStatus, now time.Time) {
 }
 
 // retryHold is how long after forwarding an update on a subscription a
-// retry of it is not forwarded there again, even once written: an
+// retry of it is not forwarded there again, even once written. An
 // agent's first retry comes 10 s after its first send by default, so a
-// copy sooner than this is one of a burst (the agent re-registered and
-// resent everything, or resent a batch whose answer it missed).
-const retryHold = time.Second
+// copy sooner than this is one of a burst: the agents re-registering
+// after a failover resend all they hold, over several seconds, to
+// frameworks that were just sent the same on re-subscribing. The price:
+// an update a framework did lose is sent again at the first retry
+// retryHold or more after the forward.
+const retryHold = 5 * time.Second
 
 // holds reports whether a retry of the task's pending update is better
 // not forwarded on the framework's current subscription: the update was
