@@ -151,7 +151,7 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 	}
 	info.PID = "master@" + net.JoinHostPort(cfg.ip, strconv.Itoa(port))
 	s := &server{cfg: cfg, log: log, info: info, flags: flagenv.Values(cfg.fs), start: now, done: make(chan struct{}),
-		registering: make(chan struct{}, runtime.GOMAXPROCS(0)),
+		registering: make(chan struct{}, 4*runtime.GOMAXPROCS(0)),
 		fatal:       make(chan error, 1), streams: map[*recordio.Stream]struct{}{}}
 	s.flags["port"] = strconv.Itoa(port)
 
