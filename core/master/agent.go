@@ -29,7 +29,12 @@ type agent struct {
 	rereg      time.Time
 
 	// Health checks: a PING is sent every AgentPingTimeout; misses counts
-	// consecutive periods without a PONG.
+	// consecutive periods without a PONG, or any other call from the
+	// agent. A busy master's PINGs wait behind everything else queued
+	// for the agent, so the PONG can come late from an agent that is
+	// plainly alive: it posts status updates. (An agent whose stream
+	// from the master is stuck notices by itself: no PING in time, and
+	// it subscribes again.)
 	lastPing time.Time
 	pingSeq  uint64
 	ponged   bool
@@ -491,12 +496,10 @@ func (m *Master) AgentCalls(calls []agentapi.Call, now time.Time) {
 		if ag == nil {
 			continue
 		}
+		// Any call shows the agent alive (see agent.ponged).
+		ag.ponged, ag.misses = true, 0
 		switch c.Type {
-		case agentapi.CallPong:
-			if c.Pong.Seq == ag.pingSeq {
-				ag.ponged = true
-				ag.misses = 0
-			}
+		case agentapi.CallPong: // counted above, whatever its seq
 		case agentapi.CallStatusUpdate:
 			m.statusUpdateLocked(ag, c.StatusUpdate, now)
 		case agentapi.CallExecutorExited:
@@ -545,7 +548,7 @@ func (m *Master) pingAgentsLocked(now time.Time) {
 			ag.misses++
 		}
 		if ag.misses >= m.cfg.MaxAgentPingTimeouts {
-			m.removeAgentLocked(ag, now, fmt.Sprintf("health check timed out: no PONG for %d pings of %v",
+			m.removeAgentLocked(ag, now, fmt.Sprintf("health check timed out: no PONG nor other call for %d pings of %v",
 				ag.misses, m.cfg.AgentPingTimeout))
 			continue
 		}
