@@ -30,7 +30,7 @@
 //
 // Without -master, loadgen starts masterd as a separate process
 // (masterdFlags: in-memory registry, 1 s allocation interval, agents
-// removed after 5 missed 1 s PINGs), reads its "listening on" line and
+// unreachable after 5 missed 1 s PINGs), reads its "listening on" line and
 // stops it with SIGTERM at the end. It then starts cluster.agents
 // simulated agents (agent i is on rack i % cluster.racks, which replaces
 // "%d" in cluster.attributes) and waits for them to register; the run's

@@ -548,7 +548,7 @@ func (m *Master) pingAgentsLocked(now time.Time) {
 			ag.misses++
 		}
 		if ag.misses >= m.cfg.MaxAgentPingTimeouts {
-			m.removeAgentLocked(ag, now, fmt.Sprintf("health check timed out: no PONG nor other call for %d pings of %v",
+			m.markUnreachableLocked(ag, now, fmt.Sprintf("health check timed out: no PONG nor other call for %d pings of %v",
 				ag.misses, m.cfg.AgentPingTimeout))
 			continue
 		}
@@ -559,17 +559,21 @@ func (m *Master) pingAgentsLocked(now time.Time) {
 	}
 }
 
-// removeAgentLocked removes an agent for good: the registry records it
-// as gone first, then its tasks are lost, its frameworks told, its
-// resources leave the allocator, and the agent is told to shut down.
-func (m *Master) removeAgentLocked(ag *agent, now time.Time, why string) {
-	if err := m.applyLocked(registry.Op{Kind: registry.RemoveAgent, AgentID: ag.id, Time: now}); err != nil &&
+// markUnreachableLocked marks an agent that failed its health checks
+// unreachable, as Mesos has since 1.2: the registry records it first,
+// then its tasks are reported (TASK_UNREACHABLE to partition-aware
+// frameworks, TASK_LOST to the others), its frameworks told, its
+// resources leave the allocator, and its stream is closed. It is not told
+// to shut down: if it is alive it subscribes again, under its id, and
+// comes back as "Back from unreachable" in the package doc describes.
+func (m *Master) markUnreachableLocked(ag *agent, now time.Time, why string) {
+	if err := m.applyLocked(registry.Op{Kind: registry.MarkUnreachable, AgentID: ag.id, Time: now}); err != nil &&
 		!errors.Is(err, registry.ErrUnknownAgent) {
-		m.log.Error("registry refused to remove agent; will retry", "agent", ag.id, "err", err)
+		m.log.Error("registry refused to mark agent unreachable; will retry", "agent", ag.id, "err", err)
 		return
 	}
-	m.log.Warn("removing agent", "agent", ag.id, "reason", why)
-	msg := fmt.Sprintf("Agent %s removed: %s", ag.id, why)
+	m.log.Warn("agent unreachable", "agent", ag.id, "reason", why)
+	msg := fmt.Sprintf("Agent %s is unreachable: %s", ag.id, why)
 	for key, t := range ag.tasks {
 		fw := m.frameworks[key.framework]
 		if fw == nil || t.state.Terminal() {
@@ -579,7 +583,7 @@ func (m *Master) removeAgentLocked(ag *agent, now time.Time, why string) {
 		s := masterStatus(t.id, ag.id, state, mesos.ReasonAgentRemoved, msg, now)
 		s.UnreachableTime = &mesos.TimeInfo{Nanoseconds: now.UnixNano()}
 		t.state = state
-		t.recovered = true // RemoveAgent below frees everything on the agent
+		t.recovered = true // RemoveAgent below frees everything on the agent (in the allocator)
 		if state.Terminal() {
 			m.metrics.TaskStates[state]++
 		}
@@ -592,7 +596,6 @@ func (m *Master) removeAgentLocked(ag *agent, now time.Time, why string) {
 		fw.send(&mesos.Event{Type: mesos.EventFailure, Failure: &mesos.Failure{AgentID: &mesos.ID{Value: ag.id}}})
 	}
 	if ag.conn != nil {
-		ag.conn.Send(&agentapi.Event{Type: agentapi.EventShutdown, Shutdown: &agentapi.Shutdown{Message: msg}})
 		ag.conn.Close()
 	}
 	delete(m.agents, ag.id)

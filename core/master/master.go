@@ -44,7 +44,8 @@ type Config struct {
 	Info    mesos.MasterInfo
 	Cluster string
 	// AgentPingTimeout and MaxAgentPingTimeouts: an agent that answers no
-	// PING for MaxAgentPingTimeouts periods of AgentPingTimeout is removed.
+	// PING (nor anything else) for MaxAgentPingTimeouts periods of
+	// AgentPingTimeout is marked unreachable.
 	AgentPingTimeout     time.Duration
 	MaxAgentPingTimeouts int
 	// HeartbeatInterval is announced in SUBSCRIBED; masterd sends the

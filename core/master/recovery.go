@@ -47,7 +47,7 @@ import (
 // was an inconsistency of early Mesos masters.
 //
 // If the registry refuses the write, recovery stays as it is and the next
-// Housekeep tries again, as removeAgentLocked does.
+// Housekeep tries again, as markUnreachableLocked does.
 
 // recoverRegistry loads the registry at now: which agents are admitted
 // (and expected back until now plus AgentReregisterTimeout), unreachable,

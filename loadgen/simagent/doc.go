@@ -33,12 +33,14 @@
 //
 // [Fleet.Partition] models a network partition that the TCP connection
 // survives: the stream stays open but the agent discards every event
-// (PINGs go unanswered, so after max_agent_ping_timeouts the master removes
-// it) and sends nothing; its tasks keep running and their updates wait.
-// [Fleet.Heal] ends the partition: the agent drops the stream and
-// re-registers with its id and its tasks (REREGISTER). A master that
-// removed it meanwhile answers SHUTDOWN; the agent then forgets its id and
-// tasks and registers as a new agent, as agentd does.
+// (PINGs go unanswered, so after max_agent_ping_timeouts the master marks
+// it unreachable) and sends nothing; its tasks keep running and their
+// updates wait. [Fleet.Heal] ends the partition: the agent drops the
+// stream and re-registers with its id and its tasks (REREGISTER). The
+// master takes it back, with the tasks of partition-aware frameworks; it
+// kills the others', which it reported lost. A master that removed it for
+// good answers SHUTDOWN instead; the agent then forgets its id and tasks
+// and registers as a new agent, as agentd does.
 //
 // [Fleet.SetMaster] points every agent at a new master (a new leader after
 // a failover): each drops its stream and re-registers with the same id.

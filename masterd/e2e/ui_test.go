@@ -329,7 +329,7 @@ func TestUIPages(t *testing.T) {
 	b.screenshot("offers")
 
 	// Kill agent1: it misses its health checks (3 of 500 ms) and the
-	// master removes it; the agents page shows it unreachable, the
+	// master marks it unreachable; the agents page shows it so, the
 	// overview counts it.
 	c.agents[1].kill()
 	b.goTo("#/agents")
@@ -337,7 +337,7 @@ func TestUIPages(t *testing.T) {
 		`(r => r && r.querySelector(".badge.unreachable") && r.innerText.includes("unreachable"))(document.querySelector('tr[data-id=%q]'))`, a1))
 	b.screenshot("agents-unreachable")
 	b.goTo("#/")
-	b.waitFor(20*time.Second, "the overview to count the removed agent", `(e => e && e.textContent === "1")(document.querySelector('[data-count="agents-removed"] .n'))`)
+	b.waitFor(20*time.Second, "the overview to count the unreachable agent", `(e => e && e.textContent === "1")(document.querySelector('[data-count="agents-unreachable"] .n'))`)
 	eventually(t, 20*time.Second, "the overview's counts to match /master/state", func() bool {
 		if err := json.Unmarshal([]byte(mustUnquote(t, b.eval(readOverview))), &shown); err != nil {
 			t.Fatal(err)

@@ -73,7 +73,7 @@ const shortID = id => id;
 function agentBadge(state) {
   switch (state) {
     case "deactivated": return h("span", { class: "badge deactivated", title: "disconnected: the master waits for it to answer its health checks" }, "deactivated");
-    case "removed": return h("span", { class: "badge unreachable", title: "it failed its health checks (or was shut down); the master removed it" }, "unreachable · removed");
+    case "removed": return h("span", { class: "badge unreachable", title: "the registry records it as gone for good" }, "removed");
     default: return badge(state);
   }
 }
