@@ -229,7 +229,7 @@ type result struct {
 	errors []string
 	// unacked describes a few of the updates lost (fleet.Unacknowledged).
 	unacked []string
-	notes  []string
+	notes   []string
 }
 
 // failed reports whether an invariant broke: the exit status is 1.
