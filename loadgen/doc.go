@@ -73,11 +73,12 @@
 // task, state and uuid delivered twice on one subscription; one delivered
 // again after the framework re-subscribed, as after a master failover,
 // is counted apart as redelivered, which at-least-once delivery allows).
-// Lost counts the status updates that agents still up hold
-// unacknowledged after the drain and held already when it began, so
-// through all of it (their delivery is reliable, so each is one that
-// never got through; updates of tasks that end during the drain are in
-// flight, not lost), and, in a run without a duration, the tasks of
+// The drain (at most 30 s) waits until the agents still up hold no
+// unacknowledged update. Lost counts the updates they still hold then
+// that have waited since before the drain or for 25 s (two of the agent's
+// retries): their delivery is reliable, so each is one that never got
+// through; younger ones, of tasks that ended during the drain, are in
+// flight. It adds, in a run without a duration, the tasks of
 // non-service frameworks that did not end (or start, with run.end =
 // "running"); a service's instances run on by design and only services
 // may have infinite durations. loadgen describes up to ten of each. The

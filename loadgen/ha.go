@@ -36,8 +36,11 @@ type cluster struct {
 	mu       sync.Mutex
 	killed   []bool   // masters loadgen killed
 	stopping bool     // loadgen is stopping the masters
-	exits    []string // masters that exited by themselves, with their logs' tails
+	exits    []string // masters that exited by themselves, with their warnings
 	warn     io.Writer
+	// ctx ends when the run is interrupted: Ctrl-C reaches the masters
+	// too (the same process group), and their exit is no failure then.
+	ctx context.Context
 }
 
 // startCluster starts n masters from bin with flags; with zookeeper (n > 1
@@ -46,7 +49,7 @@ type cluster struct {
 // A master that exits by itself is reported on warn at once, with the end
 // of its log, and counted by unexpectedExits.
 func startCluster(ctx context.Context, bin, dir string, n int, zookeeper bool, flags []string, warn io.Writer) (*cluster, error) {
-	c := &cluster{killed: make([]bool, n), warn: warn}
+	c := &cluster{killed: make([]bool, n), warn: warn, ctx: ctx}
 	if zookeeper {
 		zk, err := zkserver.StartStandalone(ctx, filepath.Join(dir, "zk"), zkserver.Options{})
 		if err != nil {
@@ -159,7 +162,7 @@ func (c *cluster) watch(i int, m *masterProc) {
 	<-m.done
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.killed[i] || c.stopping {
+	if c.killed[i] || c.stopping || c.ctx.Err() != nil {
 		return
 	}
 	msg := fmt.Sprintf("masterd %d (%s) exited by itself (%s); its last warnings and errors:\n%s",

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	agentcore "meseta/core/agent"
 	"os"
 	"os/signal"
 	"slices"
@@ -27,6 +28,11 @@ import (
 // resend interval (10 s), so an update whose batch was dropped is sent
 // again within it.
 const drainGrace = 30 * time.Second
+
+// lostAfter is how long an update may go unacknowledged, at the end of the
+// drain, before it counts as lost: two of the simulated agents' retries
+// (10 s, then 20 s after it) would have gone out, and one more round trip.
+const lostAfter = 2*agentcore.DefaultRetryMin + 5*time.Second
 
 type config struct {
 	profile  string
@@ -313,20 +319,31 @@ func execute(ctx context.Context, cfg config, pl *plan, stderr io.Writer) (*resu
 	for _, f := range fws {
 		f.fw.Drain()
 	}
-	// An update is lost when it has waited since before the drain: through
-	// the whole drain, with every retry. Updates of tasks that end during
-	// the drain are in flight, not lost.
+	// The drain waits until the live agents hold no unacknowledged update
+	// (and, without a duration, every finite task is done), or drainGrace.
+	// An update still unacknowledged then is lost if it has waited since
+	// before the drain, or for longer than lostAfter: through two of the
+	// agent's retries at least. Younger ones, of tasks that ended during
+	// the drain, are in flight.
 	drainStart := time.Now()
+	settled := func() bool {
+		st := fleet.Stats()
+		return st.UpdatesPending == st.PendingDown && (pl.duration != 0 || unfinished(fws, pl.endRunning) == 0)
+	}
+	deadline := drainStart.Add(drainGrace)
+	for time.Now().Before(deadline) && ctx.Err() == nil && !settled() {
+		time.Sleep(100 * time.Millisecond)
+	}
+	cutoff := time.Now().Add(-lostAfter)
+	if cutoff.Before(drainStart) {
+		cutoff = drainStart
+	}
 	lost := func() int {
-		n, _ := fleet.Unacknowledged(drainStart, 0)
+		n, _ := fleet.Unacknowledged(cutoff, 0)
 		if pl.duration == 0 {
 			n += int64(unfinished(fws, pl.endRunning))
 		}
 		return int(n)
-	}
-	deadline := drainStart.Add(drainGrace)
-	for time.Now().Before(deadline) && ctx.Err() == nil && lost() > 0 {
-		time.Sleep(100 * time.Millisecond)
 	}
 	mon.sample()
 
@@ -336,7 +353,7 @@ func execute(ctx context.Context, cfg config, pl *plan, stderr io.Writer) (*resu
 		description: pl.profile.Description, finished: time.Now(),
 		samples: mon.samples, roles: pl.roles, weights: pl.weights, fairness: summarizeFairness(mon.samples)}
 	res.duplicates = res.stats.Duplicates
-	_, res.unacked = fleet.Unacknowledged(drainStart, 10)
+	_, res.unacked = fleet.Unacknowledged(cutoff, 10)
 	res.failover = fo.result()
 	res.faults.killed, res.faults.restarted = faults.killed.Load(), faults.restarted.Load()
 	res.faults.partitioned, res.faults.healed = faults.partitioned.Load(), faults.healed.Load()

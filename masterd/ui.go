@@ -4,7 +4,9 @@ import (
 	"embed"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
+	"math"
 	"mime"
 	"net/url"
 	"path"
@@ -54,6 +56,10 @@ const (
 	uiProxyMaxBody = 2 << 20
 	uiReadMax      = 256 << 10
 	uiMaxLimit     = 500
+	// uiMaxOffset bounds how deep a list can be paged: a page costs the
+	// master a heap of offset+limit rows under its lock. Deeper than
+	// this, narrow the filter.
+	uiMaxOffset = 100_000
 )
 
 var uiClient = &fasthttp.Client{
@@ -62,6 +68,7 @@ var uiClient = &fasthttp.Client{
 	ReadTimeout:         uiProxyTimeout,
 	WriteTimeout:        uiProxyTimeout,
 	MaxConnsPerHost:     8,
+	MaxConnWaitTimeout:  uiProxyTimeout, // several tabs following output wait, not fail
 }
 
 // ui serves the web UI's pages, assets and data under path, and reports
@@ -90,7 +97,10 @@ func (s *server) ui(ctx *fasthttp.RequestCtx, m *master.Master, path string) boo
 	}
 	args := ctx.QueryArgs()
 	arg := func(name string) string { return string(args.Peek(name)) }
-	offset, err := uiInt(arg("offset"), 0, 1<<31)
+	offset, err := uiInt(arg("offset"), 0, math.MaxInt)
+	if err == nil && offset > uiMaxOffset {
+		err = fmt.Errorf("at most %d: narrow the filter instead", uiMaxOffset)
+	}
 	if err != nil {
 		daemon.WriteError(ctx, 400, "invalid query parameter \"offset\": "+err.Error())
 		return true
@@ -200,10 +210,9 @@ func (s *server) uiAgentProxy(ctx *fasthttp.RequestCtx, m *master.Master, rest s
 		daemon.WriteError(ctx, 404, "no agent view "+what)
 		return
 	}
-	u := "http://" + endpoint + "/" + what
-	if len(q) > 0 {
-		u += "?" + q.Encode()
-	}
+	// endpoint is a plain host:port (agentapi checks it at registration)
+	// and what one of the names above.
+	u := (&url.URL{Scheme: "http", Host: endpoint, Path: "/" + what, RawQuery: q.Encode()}).String()
 	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
 	defer fasthttp.ReleaseResponse(resp)

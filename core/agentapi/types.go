@@ -2,6 +2,9 @@ package agentapi
 
 import (
 	"fmt"
+	"net"
+	"strconv"
+	"strings"
 
 	"meseta/core/mesos"
 )
@@ -213,6 +216,9 @@ func (c *Call) Validate() error {
 		if c.Register.AgentInfo.Hostname == "" {
 			return &mesos.FieldError{Field: "register.agent_info.hostname", Msg: "required"}
 		}
+		if e := c.Register.Endpoint; e != "" && !validEndpoint(e) {
+			return &mesos.FieldError{Field: "register.endpoint", Msg: fmt.Sprintf("want host:port, got %q", e)}
+		}
 		if c.Type == CallReregister {
 			return need(c.Register.AgentInfo.ID.Val() != "", "register.agent_info.id")
 		}
@@ -239,4 +245,15 @@ func (c *Call) Validate() error {
 		return need(c.Message != nil, "message")
 	}
 	return &mesos.FieldError{Field: "type", Msg: fmt.Sprintf("unknown call type %q", c.Type)}
+}
+
+// validEndpoint reports whether e is a plain host:port (the master builds
+// URLs from it, so nothing that would change their meaning).
+func validEndpoint(e string) bool {
+	host, port, err := net.SplitHostPort(e)
+	if err != nil || host == "" || strings.ContainsAny(host, "/?#@ %\\") {
+		return false
+	}
+	n, err := strconv.Atoi(port)
+	return err == nil && n > 0 && n <= 65535
 }

@@ -310,6 +310,10 @@ func (m *Master) reregisterLocked(conn AgentConn, reg *agentapi.Register, total 
 			if err != nil {
 				continue
 			}
+			// A partition-aware framework's task that this master
+			// reported TASK_UNREACHABLE is taken back: it is active
+			// again, no longer completed.
+			fw.uncompleteTask(key.task, id, mesos.TaskUnreachable)
 			role := rt.Role
 			if role == "" {
 				role = fw.roles[0]
@@ -434,6 +438,11 @@ func (m *Master) reregisterLocked(conn AgentConn, reg *agentapi.Register, total 
 // allocator.
 func (m *Master) refuseTaskLocked(ag *agent, fw *framework, rt *agentapi.Task, unreachableSince, now time.Time) {
 	ag.refuse(taskKey{fw.id, rt.TaskID.Value}, rt.ExecutorID.Val())
+	if c := fw.completedTask(rt.TaskID.Value); c != nil && c.agent == ag.id && c.state == mesos.TaskLost {
+		// This master marked the agent unreachable and told the
+		// framework then: it hears nothing more of the task.
+		return
+	}
 	res, _ := core.NewResources(rt.Resources...) // shown in state only
 	role := rt.Role
 	if role == "" {
@@ -496,8 +505,12 @@ func (m *Master) AgentCalls(calls []agentapi.Call, now time.Time) {
 		if ag == nil {
 			continue
 		}
-		// Any call shows the agent alive (see agent.ponged).
-		ag.ponged, ag.misses = true, 0
+		// Any call shows the agent alive (see agent.ponged), while it
+		// has a stream: one without is marked unreachable in time even
+		// if it keeps posting.
+		if ag.connected() {
+			ag.ponged, ag.misses = true, 0
+		}
 		switch c.Type {
 		case agentapi.CallPong: // counted above, whatever its seq
 		case agentapi.CallStatusUpdate:

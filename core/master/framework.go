@@ -427,6 +427,14 @@ func (fw *framework) completedTask(id string) *task {
 	return nil
 }
 
+// uncompleteTask forgets the completed record of task id on agent in
+// state, if there is one.
+func (fw *framework) uncompleteTask(id, agent string, state mesos.TaskState) {
+	fw.completed = slices.DeleteFunc(fw.completed, func(c *task) bool {
+		return c.id == id && c.agent == agent && c.state == state
+	})
+}
+
 func (fw *framework) completeTask(t *task, max int) {
 	delete(fw.tasks, t.id)
 	t.pending = nil

@@ -80,14 +80,15 @@ func TestOperatorKeys(t *testing.T) {
 	if page := getJSON(t, c.url("/master/ui/tasks?q=k1&limit=5")); num(page["total"]) != 1 {
 		t.Errorf("/master/ui/tasks?q=k1: %v", page)
 	}
-	for _, q := range []string{"/master/ui/tasks?offset=-1", "/master/ui/agents?limit=x"} {
+	for q, want := range map[string]string{"/master/ui/tasks?offset=-1": "non-negative integer",
+		"/master/ui/agents?limit=x": "non-negative integer", "/master/ui/tasks?offset=100001": "narrow the filter"} {
 		resp, err := http.Get(c.url(q))
 		if err != nil {
 			t.Fatal(err)
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != 400 || !strings.Contains(string(body), "non-negative integer") {
+		if resp.StatusCode != 400 || !strings.Contains(string(body), want) {
 			t.Errorf("%s: %d %s, want 400 naming the parameter", q, resp.StatusCode, body)
 		}
 	}
