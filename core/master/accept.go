@@ -41,6 +41,9 @@ type task struct {
 	// acked: the framework acknowledged the newest entry of statuses
 	// through this master.
 	acked bool
+	// tracked: the task is in its framework's tasks and counted in
+	// Master.live (see trackTaskLocked).
+	tracked bool
 }
 
 type taskKey struct{ framework, task string }
@@ -372,6 +375,7 @@ func (m *Master) addTaskLocked(fw *framework, ag *agent, role string, ti *mesos.
 		resources: res, info: *ti, state: mesos.TaskStaging, launched: now,
 	}
 	fw.tasks[t.id] = t
+	m.trackTaskLocked(t)
 	ag.tasks[taskKey{fw.id, t.id}] = t
 	m.metrics.TasksLaunched++
 	return t

@@ -321,12 +321,13 @@ func (m *Master) reregisterLocked(conn AgentConn, reg *agentapi.Register, total 
 			t = &task{id: key.task, name: rt.Name, framework: fw.id, agent: id, executor: rt.ExecutorID.Val(),
 				role: role, resources: res, state: rt.State, statuses: rt.Statuses, launched: now}
 			fw.tasks[t.id] = t
+			m.trackTaskLocked(t)
 			if t.state.Terminal() {
 				t.recovered = true
 			}
 		}
 		if rt.State != "" && rt.State.Valid() {
-			t.state = rt.State
+			m.setTaskStateLocked(t, rt.State)
 			t.recovered = t.state.Terminal()
 		}
 		ag.tasks[key] = t
@@ -337,7 +338,7 @@ func (m *Master) reregisterLocked(conn AgentConn, reg *agentapi.Register, total 
 			continue
 		}
 		fw := m.frameworks[key.framework]
-		t.state = mesos.TaskLost
+		m.setTaskStateLocked(t, mesos.TaskLost)
 		t.recovered = true // the agent is re-added without it below
 		s := masterStatus(t.id, id, mesos.TaskLost, mesos.ReasonAgentRestarted, "Task is unknown to the agent after it re-registered", now)
 		t.statuses = append(t.statuses, s)
@@ -345,7 +346,7 @@ func (m *Master) reregisterLocked(conn AgentConn, reg *agentapi.Register, total 
 		delete(ag.tasks, key)
 		if fw != nil {
 			fw.send(updateEvent(s))
-			fw.completeTask(t, m.cfg.MaxCompletedTasksPerFramework)
+			m.completeTaskLocked(fw, t)
 		}
 	}
 	ag.executors = map[string]map[string]*executor{}
@@ -456,7 +457,7 @@ func (m *Master) refuseTaskLocked(ag *agent, fw *framework, rt *agentapi.Task, u
 		launched: now, recovered: true}
 	m.metrics.TaskStates[mesos.TaskLost]++
 	fw.send(updateEvent(s))
-	fw.completeTask(t, m.cfg.MaxCompletedTasksPerFramework)
+	m.completeTaskLocked(fw, t)
 }
 
 // refuse notes a refused task and its executor ("" for none).
@@ -595,14 +596,14 @@ func (m *Master) markUnreachableLocked(ag *agent, now time.Time, why string) {
 		state := fw.lostState(mesos.TaskUnreachable)
 		s := masterStatus(t.id, ag.id, state, mesos.ReasonAgentRemoved, msg, now)
 		s.UnreachableTime = &mesos.TimeInfo{Nanoseconds: now.UnixNano()}
-		t.state = state
+		m.setTaskStateLocked(t, state)
 		t.recovered = true // RemoveAgent below frees everything on the agent (in the allocator)
 		if state.Terminal() {
 			m.metrics.TaskStates[state]++
 		}
 		t.statuses = append(t.statuses, s)
 		fw.send(updateEvent(s))
-		fw.completeTask(t, m.cfg.MaxCompletedTasksPerFramework)
+		m.completeTaskLocked(fw, t)
 	}
 	_ = m.alloc.RemoveAgent(alloc.AgentID(ag.id)) // rescinds its offers
 	for _, fw := range m.frameworks {

@@ -281,7 +281,7 @@ func (m *Master) removeFrameworkLocked(fw *framework, now time.Time) {
 		if ag := m.agents[t.agent]; ag != nil {
 			delete(ag.tasks, taskKey{fw.id, t.id})
 		}
-		fw.completeTask(t, m.cfg.MaxCompletedTasksPerFramework)
+		m.completeTaskLocked(fw, t)
 	}
 	for _, of := range fw.offers {
 		m.forgetOfferLocked(of)

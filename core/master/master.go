@@ -125,6 +125,7 @@ type Master struct {
 	nextAgent   uint64
 	pingSeq     uint64
 	metrics     Metrics
+	live        liveTasks // running counts of the tasks in frameworks' tasks
 
 	// recovering holds the agents recovered from the registry by New that
 	// have not re-registered yet, with the info the registry has for them,
@@ -212,6 +213,7 @@ func New(cfg Config, reg registry.Store, newAlloc func(alloc.Options) (alloc.All
 		recovering:  map[string]mesos.AgentInfo{},
 	}
 	m.metrics.TaskStates = map[mesos.TaskState]uint64{}
+	m.live.states = map[mesos.TaskState]int{}
 	opts.Clock = m.clock
 	opts.Sink = m.sink
 	a, err := newAlloc(opts)

@@ -35,24 +35,74 @@ func (s *scalars) add(rs core.Resources) {
 	}
 }
 
-// activeTasks counts tasks by non-terminal state.
-type activeTasks struct{ staging, starting, running, killing, unreachable float64 }
-
-// count counts t when its state is not terminal.
-func (c *activeTasks) count(t *task) {
-	switch t.state {
-	case mesos.TaskStaging:
-		c.staging++
-	case mesos.TaskStarting:
-		c.starting++
-	case mesos.TaskRunning:
-		c.running++
-	case mesos.TaskKilling:
-		c.killing++
-	case mesos.TaskUnreachable:
-		c.unreachable++
+// sub takes rs's scalar entries of metricResources away, as add adds
+// them.
+func (s *scalars) sub(rs core.Resources) {
+	var o scalars
+	o.add(rs)
+	for i := range s {
+		s[i] -= o[i]
 	}
 }
+
+// ui converts s for the UI's views.
+func (s scalars) ui() Scalars {
+	return Scalars{CPUs: s[0].Float(), Mem: s[1].Float(), Disk: s[2].Float(), GPUs: s[3].Float()}
+}
+
+// liveTasks are running counts of the tasks in the frameworks' tasks maps
+// (tracked tasks), kept as tasks are added, change state and complete, so
+// that Metrics and UIOverview do not walk a million tasks under the
+// master's lock. Every change goes through trackTaskLocked,
+// setTaskStateLocked and completeTaskLocked; the transcript tests check
+// the counts against a full walk after every command.
+type liveTasks struct {
+	states map[mesos.TaskState]int // tracked tasks by state, terminal ones (awaiting acknowledgement) too
+	used   scalars                 // resources of the tracked tasks not terminal
+}
+
+// count adds (d = 1) or takes away (d = -1) a tracked task.
+func (l *liveTasks) count(t *task, d int) {
+	if !t.tracked {
+		return
+	}
+	l.states[t.state] += d
+	if l.states[t.state] == 0 {
+		delete(l.states, t.state)
+	}
+	if t.state.Terminal() {
+		return
+	}
+	if d > 0 {
+		l.used.add(t.resources)
+	} else {
+		l.used.sub(t.resources)
+	}
+}
+
+// trackTaskLocked counts t, just put in its framework's tasks.
+func (m *Master) trackTaskLocked(t *task) {
+	if !t.tracked {
+		t.tracked = true
+		m.live.count(t, 1)
+	}
+}
+
+// setTaskStateLocked changes t's state, keeping the counts.
+func (m *Master) setTaskStateLocked(t *task, state mesos.TaskState) {
+	m.live.count(t, -1)
+	t.state = state
+	m.live.count(t, 1)
+}
+
+// completeTaskLocked moves t from its framework's tasks to its completed
+// tasks, and out of the counts.
+func (m *Master) completeTaskLocked(fw *framework, t *task) {
+	m.live.count(t, -1)
+	t.tracked = false
+	fw.completeTask(t, m.cfg.MaxCompletedTasksPerFramework)
+}
+
 
 // Metrics returns the master's part of /metrics/snapshot, under Mesos's
 // key names (Mesos's monitoring.md): agents, frameworks and tasks by state,
@@ -61,16 +111,10 @@ func (c *activeTasks) count(t *task) {
 // counters (tasks that reached the state since this master was elected);
 // the other states are gauges.
 //
-// Cost: it holds m.mu while it looks at every agent and every task (twice:
-// an agent's tasks for used resources, a framework's for states, which
-// include tasks on agents since removed, such as TASK_UNREACHABLE ones),
-// without allocating. BenchmarkMetrics: about 50 ns a task while the
-// records fit in the caches (3,000 tasks), 400 to 800 ns at 100,000,
-// where every task record is a cache miss, so about half a second at
-// 1,000,000 tasks. (Summing Resources with Add, as it did before, cost 1.2
-// us a task and one allocation.) Running counters, kept where tasks are
-// added, change state and go (status.go, accept.go, agent.go,
-// framework.go), would make it O(agents).
+// Cost: it holds m.mu while it looks at every agent and framework, but
+// at no task: the task figures come from the running counts (liveTasks).
+// BenchmarkMetrics has the figures (docs/benchmarks.md); walking every
+// task, as it did before, took about half a second at 1,000,000 tasks.
 func (m *Master) Metrics(now time.Time) map[string]float64 {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -78,7 +122,8 @@ func (m *Master) Metrics(now time.Time) map[string]float64 {
 	out["master/elected"] = 1
 	out["master/uptime_secs"] = now.Sub(m.started).Seconds()
 	var active, inactive float64
-	var total, used scalars
+	var total scalars
+	used := m.live.used // the tasks'; the executors' are added below
 	for _, ag := range m.agents {
 		if ag.connected() {
 			active++
@@ -86,11 +131,6 @@ func (m *Master) Metrics(now time.Time) map[string]float64 {
 			inactive++
 		}
 		total.add(ag.total)
-		for _, t := range ag.tasks {
-			if !t.state.Terminal() {
-				used.add(t.resources)
-			}
-		}
 		for _, exs := range ag.executors {
 			for _, ex := range exs {
 				used.add(ex.resources)
@@ -98,17 +138,14 @@ func (m *Master) Metrics(now time.Time) map[string]float64 {
 		}
 	}
 	var fwConnected, fwDisconnected float64
-	var states activeTasks
 	for _, fw := range m.frameworks {
 		if fw.connected() {
 			fwConnected++
 		} else {
 			fwDisconnected++
 		}
-		for _, t := range fw.tasks {
-			states.count(t)
-		}
 	}
+	live := func(s mesos.TaskState) float64 { return float64(m.live.states[s]) }
 	out["master/slaves_active"] = active
 	out["master/slaves_inactive"] = inactive
 	out["master/slaves_connected"] = active
@@ -123,11 +160,11 @@ func (m *Master) Metrics(now time.Time) map[string]float64 {
 	out["master/frameworks_connected"] = fwConnected
 	out["master/frameworks_disconnected"] = fwDisconnected
 	out["master/outstanding_offers"] = float64(len(m.offers))
-	out["master/tasks_staging"] = states.staging
-	out["master/tasks_starting"] = states.starting
-	out["master/tasks_running"] = states.running
-	out["master/tasks_killing"] = states.killing
-	out["master/tasks_unreachable"] = states.unreachable
+	out["master/tasks_staging"] = live(mesos.TaskStaging)
+	out["master/tasks_starting"] = live(mesos.TaskStarting)
+	out["master/tasks_running"] = live(mesos.TaskRunning)
+	out["master/tasks_killing"] = live(mesos.TaskKilling)
+	out["master/tasks_unreachable"] = live(mesos.TaskUnreachable)
 	for _, st := range []struct {
 		key   string
 		state mesos.TaskState

@@ -118,7 +118,7 @@ func BenchmarkMetrics(b *testing.B) {
 			for b.Loop() {
 				m.Metrics(now)
 			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(size.tasks), "ns/task")
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(size.agents), "ns/agent")
 		})
 	}
 }

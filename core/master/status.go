@@ -15,7 +15,7 @@ func (m *Master) setStateLocked(t *task, state mesos.TaskState, now time.Time) {
 	if t.state == state {
 		return
 	}
-	t.state = state
+	m.setTaskStateLocked(t, state)
 	if state.Terminal() {
 		m.metrics.TaskStates[state]++
 		if !t.recovered {
@@ -112,7 +112,7 @@ func (m *Master) acknowledgeLocked(fw *framework, a *mesos.Acknowledge) error {
 		}
 		if terminal {
 			delete(ag.tasks, taskKey{fw.id, t.id})
-			fw.completeTask(t, m.cfg.MaxCompletedTasksPerFramework)
+			m.completeTaskLocked(fw, t)
 		}
 	}
 	ag.send(&agentapi.Event{Type: agentapi.EventAcknowledge, Acknowledge: &agentapi.Acknowledge{

@@ -305,6 +305,7 @@ func positional(d *datadriven.TestData) []string {
 }
 
 func (h *harness) run(t *testing.T, d *datadriven.TestData) string {
+	defer h.checkLive(t, d)
 	pos := positional(d)
 	h.stream, _ = h.arg(d, "stream")
 	var err error
@@ -697,5 +698,25 @@ func (h *harness) check(t *testing.T, d *datadriven.TestData) {
 		if !h.m.admitted[id] || h.m.agents[id] != nil {
 			t.Errorf("%s: agent %s is expected back but admitted=%v registered=%v", d.Pos, id, h.m.admitted[id], h.m.agents[id] != nil)
 		}
+	}
+}
+
+// checkLive compares the master's running task counts (Master.live) with
+// a walk over every framework's tasks, after each command.
+func (h *harness) checkLive(t *testing.T, d *datadriven.TestData) {
+	m := h.m
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	want := liveTasks{states: map[mesos.TaskState]int{}}
+	for _, fw := range m.frameworks {
+		for _, tk := range fw.tasks {
+			if !tk.tracked {
+				t.Fatalf("%s: task %s is in its framework's tasks but not tracked", d.Pos, tk.id)
+			}
+			want.count(tk, 1)
+		}
+	}
+	if !maps.Equal(want.states, m.live.states) || want.used != m.live.used {
+		t.Fatalf("%s: live task counts %v used %v, a walk finds %v used %v", d.Pos, m.live.states, m.live.used, want.states, want.used)
 	}
 }

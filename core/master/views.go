@@ -21,11 +21,13 @@ import (
 // framework (framework.tasks) and by agent (agent.tasks), not by state or
 // name, so a task page filtered by framework, agent or exact id reads that
 // index only; a page filtered by state or text, or unfiltered, scans every
-// task once (as Metrics does) and keeps only the best offset+limit rows in
-// a bounded heap, never sorting the million. Task counts by state and the
-// frameworks' used resources also need one pass over the tasks; it sums
-// scalars into a fixed struct instead of building Resources. Agents are
-// sorted for their page (30,000 pointers), offers likewise.
+// task once and keeps only the best offset+limit rows in a bounded heap
+// (offset is at most 100,000), never sorting the million. The overview,
+// which every open UI polls, reads the active tasks from the running
+// counts (liveTasks) and walks only the bounded lists of completed tasks.
+// The frameworks page still walks every task once for each framework's
+// used resources, summing scalars into a fixed struct. Agents are sorted
+// for their page (30,000 pointers), offers likewise.
 
 // Scalars are the four scalar resources the UI shows.
 type Scalars struct {
@@ -163,13 +165,13 @@ func (m *Master) UIOverview(now time.Time) Overview {
 			}
 		}
 	}
-	count := func(fw *framework) {
-		for _, t := range fw.tasks {
-			o.Tasks[t.state]++
-			if !t.state.Terminal() {
-				o.Resources.Allocated.add(t.resources)
-			}
-		}
+	// The active tasks from the running counts (liveTasks), the
+	// completed ones from the frameworks' bounded lists of them.
+	for state, n := range m.live.states {
+		o.Tasks[state] += n
+	}
+	o.Resources.Allocated = o.Resources.Allocated.plus(m.live.used.ui())
+	completed := func(fw *framework) {
 		for _, t := range fw.completed {
 			o.Tasks[t.state]++
 		}
@@ -180,10 +182,10 @@ func (m *Master) UIOverview(now time.Time) Overview {
 		} else {
 			o.Frameworks.Inactive++
 		}
-		count(fw)
+		completed(fw)
 	}
 	for _, fw := range m.completed {
-		count(fw)
+		completed(fw)
 	}
 	o.Frameworks.Completed = len(m.completed)
 	for _, of := range m.offers {
