@@ -103,7 +103,6 @@ func (m *Master) completeTaskLocked(fw *framework, t *task) {
 	fw.completeTask(t, m.cfg.MaxCompletedTasksPerFramework)
 }
 
-
 // Metrics returns the master's part of /metrics/snapshot, under Mesos's
 // key names (Mesos's monitoring.md): agents, frameworks and tasks by state,
 // outstanding offers, resources total, used and percent (a fraction, as
