@@ -48,6 +48,9 @@ type agent struct {
 	master    string
 	pingTime  time.Time // last PING from the master
 	pingLimit time.Duration
+	// ended counts the tasks that reached each terminal state since the
+	// process started (slave/tasks_finished and the like).
+	ended map[mesos.TaskState]uint64
 }
 
 type execKey struct{ framework, executor string }
@@ -292,6 +295,12 @@ func (a *agent) updateLocked(t *taskRun, s mesos.TaskStatus, now time.Time) []ag
 	}
 	t.state = s.State
 	t.terminal = s.State.Terminal()
+	if t.terminal {
+		if a.ended == nil {
+			a.ended = map[mesos.TaskState]uint64{}
+		}
+		a.ended[s.State]++
+	}
 	if s.AgentID == nil {
 		s.AgentID = &mesos.ID{Value: a.id}
 	}

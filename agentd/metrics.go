@@ -23,10 +23,9 @@ var processStart = time.Now()
 //     slave/frameworks_active (frameworks with an executor not
 //     terminated);
 //   - slave/tasks_<state> for every state: staging, starting, running
-//     and killing are the tasks in that state now. The terminal states
-//     (finished, failed, killed, lost, ...) count the tasks the agent
-//     still holds in that state, until the framework acknowledges the
-//     update: not Mesos's counters of every task that ever ended so;
+//     and killing are the tasks in that state now; the terminal states
+//     (finished, failed, killed, lost, ...) count every task that ended
+//     so since the agent process started, as Mesos's counters do;
 //   - slave/<r>_total, _used and _percent (a fraction) for cpus, mem,
 //     disk and gpus: used is what the tasks not yet terminal and the
 //     executors not terminated were given;
@@ -81,10 +80,13 @@ func (a *agent) metrics() map[string]float64 {
 	out["slave/executors_terminated"] = terminated
 	out["slave/frameworks_active"] = float64(len(frameworks))
 	for _, t := range a.tasks {
-		out[taskStateKey(t.state)]++
 		if !t.terminal {
+			out[taskStateKey(t.state)]++
 			used = used.Add(t.info.Resources)
 		}
+	}
+	for st, n := range a.ended {
+		out[taskStateKey(st)] = float64(n)
 	}
 	for _, name := range []string{core.CPUs, core.Mem, core.Disk, core.GPUs} {
 		total, u := a.total.ScalarValue(name).Float(), used.ScalarValue(name).Float()
