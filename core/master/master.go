@@ -126,6 +126,13 @@ type Master struct {
 	pingSeq     uint64
 	metrics     Metrics
 	live        liveTasks // running counts of the tasks in frameworks' tasks
+	// weights and quotas mirror what the master set in the allocator, so
+	// that the roles pages need not take a snapshot of it (which copies
+	// every agent under all its locks). The master is the allocator's
+	// only writer; the operator endpoints for them come with issue 7, and
+	// until then every role has weight 1 and no quota.
+	weights map[string]float64
+	quotas  map[string]alloc.Quota
 
 	// recovering holds the agents recovered from the registry by New that
 	// have not re-registered yet, with the info the registry has for them,

@@ -59,6 +59,35 @@ func (s scalars) ui() Scalars {
 type liveTasks struct {
 	states map[mesos.TaskState]int // tracked tasks by state, terminal ones (awaiting acknowledgement) too
 	used   scalars                 // resources of the tracked tasks not terminal
+	// The same tasks by framework id and by role (frameworks and roles
+	// pages); an entry goes when its last task does.
+	frameworks map[string]*liveUse
+	roles      map[string]*liveUse
+}
+
+// liveUse is what some of the tracked tasks not terminal hold.
+type liveUse struct {
+	tasks    int
+	used     scalars
+	reserved scalars // the part of used that is reserved resources
+}
+
+func (u *liveUse) count(t *task, d int) {
+	u.tasks += d
+	if d > 0 {
+		u.used.add(t.resources)
+	} else {
+		u.used.sub(t.resources)
+	}
+	for i := range t.resources {
+		if r := t.resources[i : i+1]; r[0].IsReserved() {
+			if d > 0 {
+				u.reserved.add(r)
+			} else {
+				u.reserved.sub(r)
+			}
+		}
+	}
 }
 
 // count adds (d = 1) or takes away (d = -1) a tracked task.
@@ -78,6 +107,26 @@ func (l *liveTasks) count(t *task, d int) {
 	} else {
 		l.used.sub(t.resources)
 	}
+	l.frameworks = countUse(l.frameworks, t.framework, t, d)
+	l.roles = countUse(l.roles, t.role, t, d)
+}
+
+// countUse counts t in m[key], making the map and the entry as needed
+// and dropping an entry left with no task.
+func countUse(m map[string]*liveUse, key string, t *task, d int) map[string]*liveUse {
+	if m == nil {
+		m = map[string]*liveUse{}
+	}
+	u := m[key]
+	if u == nil {
+		u = &liveUse{}
+		m[key] = u
+	}
+	u.count(t, d)
+	if u.tasks == 0 {
+		delete(m, key)
+	}
+	return m
 }
 
 // trackTaskLocked counts t, just put in its framework's tasks.

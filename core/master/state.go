@@ -483,10 +483,9 @@ func (m *Master) Roles() map[string]any {
 			reserved[r.Role()] = reserved[r.Role()].Add(core.Resources{r})
 		}
 	}
-	snap := m.alloc.Snapshot()
 	out := make([]*roleJSON, 0, len(roles))
 	for name, r := range roles {
-		if w, ok := snap.Weights[name]; ok {
+		if w, ok := m.weights[name]; ok {
 			r.Weight = w
 		}
 		r.Allocated = ModelResources(alloc[name])

@@ -719,4 +719,8 @@ func (h *harness) checkLive(t *testing.T, d *datadriven.TestData) {
 	if !maps.Equal(want.states, m.live.states) || want.used != m.live.used {
 		t.Fatalf("%s: live task counts %v used %v, a walk finds %v used %v", d.Pos, m.live.states, m.live.used, want.states, want.used)
 	}
+	same := func(a, b *liveUse) bool { return *a == *b }
+	if !maps.EqualFunc(want.frameworks, m.live.frameworks, same) || !maps.EqualFunc(want.roles, m.live.roles, same) {
+		t.Fatalf("%s: live counts by framework %v and role %v differ from a walk's", d.Pos, m.live.frameworks, m.live.roles)
+	}
 }

@@ -250,11 +250,9 @@ func (m *Master) frameworkRowLocked(fw *framework, state string, total Scalars, 
 	if r.Roles == nil {
 		r.Roles = []string{}
 	}
-	for _, t := range fw.tasks {
-		if !t.state.Terminal() {
-			r.ActiveTasks++
-			r.Used.add(t.resources)
-		}
+	if u := m.live.frameworks[fw.id]; u != nil {
+		r.ActiveTasks = u.tasks
+		r.Used = r.Used.plus(u.used.ui())
 	}
 	for _, of := range fw.offers {
 		r.Offered.add(of.Resources)
@@ -757,15 +755,14 @@ func (m *Master) UIRoles() []RoleRow {
 			r := get(role)
 			r.Frameworks = append(r.Frameworks, fw.id)
 		}
-		for _, t := range fw.tasks {
-			if !t.state.Terminal() {
-				get(t.role).Allocated.add(t.resources)
-				allocRes[t.role].addReserved(t.resources)
-			}
-		}
 		for _, of := range fw.offers {
 			get(of.Role).Offered.add(of.Resources)
 		}
+	}
+	for role, u := range m.live.roles {
+		r := get(role)
+		r.Allocated = r.Allocated.plus(u.used.ui())
+		*allocRes[role] = allocRes[role].plus(u.reserved.ui())
 	}
 	for _, ag := range m.agents {
 		for _, exs := range ag.executors {
@@ -808,8 +805,7 @@ func (m *Master) UIRoles() []RoleRow {
 // every agent; the roles page is the only caller, polled every few
 // seconds while it is shown.
 func (m *Master) weightsAndQuotasLocked() (map[string]float64, map[string]alloc.Quota) {
-	snap := m.alloc.Snapshot()
-	return snap.Weights, snap.Quotas
+	return m.weights, m.quotas
 }
 
 // idOrder sorts ids of one master (a common prefix, then a number) in

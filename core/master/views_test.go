@@ -5,9 +5,10 @@ import (
 	"testing"
 )
 
-// BenchmarkUIViews: what one poll of the UI's overview and of an
-// unfiltered first page of tasks costs the master (under its lock). The
-// overview reads running counts; the task page walks every task once.
+// BenchmarkUIViews: what one poll of the UI's overview, roles page,
+// frameworks page and an unfiltered first page of tasks costs the master
+// (under its lock). The overview reads running counts; the frameworks and
+// task pages walk every task once; the roles page reads the allocator.
 func BenchmarkUIViews(b *testing.B) {
 	for _, size := range []struct{ agents, tasks int }{{100, 3000}, {3000, 100000}} {
 		m, now := runningCluster(b, size.agents, size.tasks)
@@ -18,6 +19,24 @@ func BenchmarkUIViews(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				m.UIOverview(now)
+			}
+		})
+		b.Run(fmt.Sprintf("roles/agents=%d/tasks=%d", size.agents, size.tasks), func(b *testing.B) {
+			if got := m.UIRoles(); len(got) == 0 {
+				b.Fatal("roles page: no roles")
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				m.UIRoles()
+			}
+		})
+		b.Run(fmt.Sprintf("frameworks-page/agents=%d/tasks=%d", size.agents, size.tasks), func(b *testing.B) {
+			if got := m.UIFrameworks("", "", 0, 50); got.Total != 1 {
+				b.Fatalf("frameworks page: total %d, want 1", got.Total)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				m.UIFrameworks("", "", 0, 50)
 			}
 		})
 		b.Run(fmt.Sprintf("tasks-page/agents=%d/tasks=%d", size.agents, size.tasks), func(b *testing.B) {
