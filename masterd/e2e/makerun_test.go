@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -54,6 +55,14 @@ func TestMakeRun(t *testing.T) {
 	t.Cleanup(func() {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		<-done
+		// The daemons run in their own process groups: after a failure
+		// before Ctrl-C, find them by their work directory as their
+		// command lines give it.
+		for _, pid := range processesWith(rel) {
+			if n, err := strconv.Atoi(pid); err == nil {
+				_ = syscall.Kill(n, syscall.SIGKILL)
+			}
+		}
 	})
 	lines := make(chan string, 100)
 	go func() {
@@ -95,6 +104,11 @@ func TestMakeRun(t *testing.T) {
 	f.launch(offers[0], []mesos.TaskInfo{commandTask("hello", offers[0], "cpus:0.1;mem:32", "echo hello")}, 0)
 	f.waitState("hello", mesos.TaskFinished, 30*time.Second)
 	f.close()
+	// The daemons are found by their work directory (so that the check
+	// after Ctrl-C means something): a master and three agents.
+	if n := len(processesWith(rel)); n < 4 {
+		t.Fatalf("%d processes name %s on their command line, want the master and 3 agents", n, rel)
+	}
 	// Ctrl-C: everything stops, cleanly and in time.
 	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil {
 		t.Fatal(err)
@@ -108,8 +122,8 @@ func TestMakeRun(t *testing.T) {
 		t.Fatal("processes of make run are still alive after Ctrl-C")
 	}
 	// The daemons run in their own process groups: find them by their
-	// work directory on the command line.
+	// work directory on the command line (relative, as given).
 	eventually(t, 20*time.Second, "the daemons of make run gone", func() bool {
-		return len(processesWith(work)) == 0
+		return len(processesWith(rel)) == 0
 	})
 }
