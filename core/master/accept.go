@@ -24,7 +24,7 @@ type task struct {
 	info      mesos.TaskInfo
 	state     mesos.TaskState
 	statuses  []mesos.TaskStatus
-	launched  time.Time
+	launched  int64 // when the master learned of it, Unix nanoseconds
 	// pending is the newest forwarded update that still waits for the
 	// framework's acknowledgement; nil when none does. pendingSub is the
 	// framework's subscription (framework.sub) it was last sent on, 0
@@ -34,6 +34,7 @@ type task struct {
 	// pendingAt is when it was sent (Unix nanoseconds).
 	pending    *mesos.TaskStatus
 	pendingSub uint32
+	fwOrd      uint32 // (with rank and seq below) the task's key in Master.tasks
 	pendingSeq uint64
 	pendingAt  int64
 	// recovered: resources were already given back (terminal update seen).
@@ -44,6 +45,12 @@ type task struct {
 	// tracked: the task is in its framework's tasks and counted in
 	// Master.live (see trackTaskLocked).
 	tracked bool
+	// The task's key in Master.tasks (taskOrder): its state's rank,
+	// fwOrd (its framework's ord, placed above to fill padding) and seq
+	// (the order the master learned of it); indexed says it is in.
+	rank    uint8
+	indexed bool
+	seq     uint64
 }
 
 type taskKey struct{ framework, task string }
@@ -372,10 +379,10 @@ func (m *Master) launchGroupLocked(fw *framework, ag *agent, role string, left c
 func (m *Master) addTaskLocked(fw *framework, ag *agent, role string, ti *mesos.TaskInfo, res core.Resources, now time.Time) *task {
 	t := &task{
 		id: ti.TaskID.Value, name: ti.Name, framework: fw.id, agent: ag.id, role: role,
-		resources: res, info: *ti, state: mesos.TaskStaging, launched: now,
+		resources: res, info: *ti, state: mesos.TaskStaging, launched: now.UnixNano(),
 	}
 	fw.tasks[t.id] = t
-	m.trackTaskLocked(t)
+	m.trackTaskLocked(fw, t)
 	ag.tasks[taskKey{fw.id, t.id}] = t
 	m.metrics.TasksLaunched++
 	return t

@@ -313,15 +313,15 @@ func (m *Master) reregisterLocked(conn AgentConn, reg *agentapi.Register, total 
 			// A partition-aware framework's task that this master
 			// reported TASK_UNREACHABLE is taken back: it is active
 			// again, no longer completed.
-			fw.uncompleteTask(key.task, id, mesos.TaskUnreachable)
+			m.uncompleteTaskLocked(fw, key.task, id, mesos.TaskUnreachable)
 			role := rt.Role
 			if role == "" {
 				role = fw.roles[0]
 			}
 			t = &task{id: key.task, name: rt.Name, framework: fw.id, agent: id, executor: rt.ExecutorID.Val(),
-				role: role, resources: res, state: rt.State, statuses: rt.Statuses, launched: now}
+				role: role, resources: res, state: rt.State, statuses: rt.Statuses, launched: now.UnixNano()}
 			fw.tasks[t.id] = t
-			m.trackTaskLocked(t)
+			m.trackTaskLocked(fw, t)
 			if t.state.Terminal() {
 				t.recovered = true
 			}
@@ -454,7 +454,7 @@ func (m *Master) refuseTaskLocked(ag *agent, fw *framework, rt *agentapi.Task, u
 	s.UnreachableTime = &mesos.TimeInfo{Nanoseconds: unreachableSince.UnixNano()}
 	t := &task{id: rt.TaskID.Value, name: rt.Name, framework: fw.id, agent: ag.id, executor: rt.ExecutorID.Val(),
 		role: role, resources: res, state: mesos.TaskLost, statuses: append(slices.Clone(rt.Statuses), s),
-		launched: now, recovered: true}
+		launched: now.UnixNano(), recovered: true}
 	m.metrics.TaskStates[mesos.TaskLost]++
 	fw.send(updateEvent(s))
 	m.completeTaskLocked(fw, t)
@@ -471,7 +471,8 @@ func (ag *agent) refuse(key taskKey, executor string) {
 func (m *Master) recoverFrameworkLocked(id string, fi mesos.FrameworkInfo, now time.Time) *framework {
 	fi.ID = &mesos.ID{Value: id}
 	roles := fi.EffectiveRoles()
-	fw := &framework{id: id, info: fi, roles: roles, recovered: true, registered: now,
+	m.fwSeq++
+	fw := &framework{id: id, ord: m.fwSeq, info: fi, roles: roles, recovered: true, registered: now,
 		tasks: map[string]*task{}, offers: map[alloc.OfferID]*offer{}}
 	if err := m.alloc.AddFramework(allocInfo(id, &fi, nil)); err != nil {
 		m.log.Warn("recovered framework refused by the allocator", "framework", id, "err", err)

@@ -1,6 +1,7 @@
 package master
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"time"
@@ -14,6 +15,7 @@ import (
 // framework is a subscribed (or recovered, or failing-over) framework.
 type framework struct {
 	id       string
+	ord      uint32 // the order in which this master learned of it (taskOrder)
 	info     mesos.FrameworkInfo
 	roles    []string
 	conn     Conn   // nil while disconnected
@@ -164,7 +166,8 @@ func (m *Master) Subscribe(conn Conn, call *mesos.Call, now time.Time) (Subscrib
 		// New, or re-subscribing with an id this master never saw (after
 		// a master failover): adopt the id.
 		fi.ID = &mesos.ID{Value: id}
-		fw = &framework{id: id, info: fi, roles: roles, registered: now,
+		m.fwSeq++
+		fw = &framework{id: id, ord: m.fwSeq, info: fi, roles: roles, registered: now,
 			tasks: map[string]*task{}, offers: map[alloc.OfferID]*offer{}}
 		if err := m.alloc.AddFramework(allocInfo(id, &fi, sub.SuppressedRoles)); err != nil {
 			return Subscribed{}, badRequest("subscribe: %v", err)
@@ -295,6 +298,9 @@ func (m *Master) removeFrameworkLocked(fw *framework, now time.Time) {
 	delete(m.frameworks, fw.id)
 	m.completed = append(m.completed, fw)
 	if len(m.completed) > m.cfg.MaxCompletedFrameworks {
+		for _, t := range m.completed[0].completed {
+			m.tasks.remove(t)
+		}
 		m.completed = m.completed[1:]
 	}
 	m.metrics.FrameworksRemoved++
@@ -404,7 +410,7 @@ func (fw *framework) sortedTasks() []*task {
 		ts = append(ts, t)
 	}
 	slices.SortFunc(ts, func(a, b *task) int {
-		if c := a.launched.Compare(b.launched); c != 0 {
+		if c := cmp.Compare(a.launched, b.launched); c != 0 {
 			return c
 		}
 		if a.id < b.id {
@@ -427,21 +433,16 @@ func (fw *framework) completedTask(id string) *task {
 	return nil
 }
 
-// uncompleteTask forgets the completed record of task id on agent in
-// state, if there is one.
-func (fw *framework) uncompleteTask(id, agent string, state mesos.TaskState) {
+// uncompleteTaskLocked forgets the completed record of task id on agent
+// in state, if there is one.
+func (m *Master) uncompleteTaskLocked(fw *framework, id, agent string, state mesos.TaskState) {
 	fw.completed = slices.DeleteFunc(fw.completed, func(c *task) bool {
-		return c.id == id && c.agent == agent && c.state == state
+		if c.id == id && c.agent == agent && c.state == state {
+			m.tasks.remove(c)
+			return true
+		}
+		return false
 	})
-}
-
-func (fw *framework) completeTask(t *task, max int) {
-	delete(fw.tasks, t.id)
-	t.pending = nil
-	fw.completed = append(fw.completed, t)
-	if len(fw.completed) > max {
-		fw.completed = fw.completed[1:]
-	}
 }
 
 // Teardown is the operator's /master/teardown: remove a framework now.

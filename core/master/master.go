@@ -126,6 +126,9 @@ type Master struct {
 	pingSeq     uint64
 	metrics     Metrics
 	live        liveTasks // running counts of the tasks in frameworks' tasks
+	tasks       taskIndex // the tasks page's order (taskindex.go)
+	taskSeq     uint64    // the last task.seq given
+	fwSeq       uint32    // the last framework.ord given
 	// weights and quotas mirror what the master set in the allocator, so
 	// that the roles pages need not take a snapshot of it (which copies
 	// every agent under all its locks). The master is the allocator's
@@ -218,6 +221,7 @@ func New(cfg Config, reg registry.Store, newAlloc func(alloc.Options) (alloc.All
 		unreachable: map[string]time.Time{},
 		gone:        map[string]time.Time{},
 		recovering:  map[string]mesos.AgentInfo{},
+		tasks:       newTaskIndex(),
 	}
 	m.metrics.TaskStates = map[mesos.TaskState]uint64{}
 	m.live.states = map[mesos.TaskState]int{}

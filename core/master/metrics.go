@@ -129,27 +129,53 @@ func countUse(m map[string]*liveUse, key string, t *task, d int) map[string]*liv
 	return m
 }
 
-// trackTaskLocked counts t, just put in its framework's tasks.
-func (m *Master) trackTaskLocked(t *task) {
+// trackTaskLocked counts and indexes t, just put in fw's tasks.
+func (m *Master) trackTaskLocked(fw *framework, t *task) {
 	if !t.tracked {
 		t.tracked = true
 		m.live.count(t, 1)
 	}
+	m.indexTaskLocked(fw, t)
 }
 
-// setTaskStateLocked changes t's state, keeping the counts.
+// indexTaskLocked puts t, a task of fw, in the tasks page's index.
+func (m *Master) indexTaskLocked(fw *framework, t *task) {
+	if !t.indexed {
+		if t.seq == 0 {
+			m.taskSeq++
+			t.seq = m.taskSeq
+		}
+		t.fwOrd = fw.ord
+		m.tasks.insert(t)
+	}
+}
+
+// setTaskStateLocked changes t's state, keeping the counts and the index.
 func (m *Master) setTaskStateLocked(t *task, state mesos.TaskState) {
 	m.live.count(t, -1)
+	indexed := t.indexed
+	m.tasks.remove(t)
 	t.state = state
+	if indexed {
+		m.tasks.insert(t)
+	}
 	m.live.count(t, 1)
 }
 
 // completeTaskLocked moves t from its framework's tasks to its completed
-// tasks, and out of the counts.
+// tasks, and out of the counts; it stays in the index until its completed
+// record is dropped.
 func (m *Master) completeTaskLocked(fw *framework, t *task) {
 	m.live.count(t, -1)
 	t.tracked = false
-	fw.completeTask(t, m.cfg.MaxCompletedTasksPerFramework)
+	m.indexTaskLocked(fw, t)
+	delete(fw.tasks, t.id)
+	t.pending = nil
+	fw.completed = append(fw.completed, t)
+	if len(fw.completed) > m.cfg.MaxCompletedTasksPerFramework {
+		m.tasks.remove(fw.completed[0])
+		fw.completed = fw.completed[1:]
+	}
 }
 
 // Metrics returns the master's part of /metrics/snapshot, under Mesos's

@@ -723,4 +723,38 @@ func (h *harness) checkLive(t *testing.T, d *datadriven.TestData) {
 	if !maps.EqualFunc(want.frameworks, m.live.frameworks, same) || !maps.EqualFunc(want.roles, m.live.roles, same) {
 		t.Fatalf("%s: live counts by framework %v and role %v differ from a walk's", d.Pos, m.live.frameworks, m.live.roles)
 	}
+	checkIndex(t, d, m)
+}
+
+// checkIndex compares the tasks page's index (Master.tasks) with a walk
+// over every framework's tasks and completed tasks.
+func checkIndex(t *testing.T, d *datadriven.TestData, m *Master) {
+	walked := map[*task]bool{}
+	counts := map[indexCount]int{}
+	visit := func(fw *framework, tk *task) {
+		if !tk.indexed || tk.rank != stateRank(tk.state) || tk.fwOrd != fw.ord || walked[tk] {
+			t.Fatalf("%s: task %s of %s (%s) is not indexed as it should be: indexed %v rank %d fw %d",
+				d.Pos, tk.id, fw.id, tk.state, tk.indexed, tk.rank, tk.fwOrd)
+		}
+		walked[tk] = true
+		counts[indexCount{fw.ord, tk.rank}]++
+	}
+	for _, fw := range append(slices.Collect(maps.Values(m.frameworks)), m.completed...) {
+		for _, tk := range fw.tasks {
+			visit(fw, tk)
+		}
+		for _, tk := range fw.completed {
+			visit(fw, tk)
+		}
+	}
+	if m.tasks.tree.Len() != len(walked) || !maps.Equal(counts, m.tasks.counts) {
+		t.Fatalf("%s: the task index has %d entries, counts %v; a walk finds %d, counts %v",
+			d.Pos, m.tasks.tree.Len(), m.tasks.counts, len(walked), counts)
+	}
+	m.tasks.tree.Ascend(func(tk *task) bool {
+		if !walked[tk] {
+			t.Fatalf("%s: the task index holds task %s of %s, which no framework lists", d.Pos, tk.id, tk.framework)
+		}
+		return true
+	})
 }

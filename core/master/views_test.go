@@ -2,7 +2,11 @@ package master
 
 import (
 	"fmt"
+	"reflect"
 	"testing"
+
+	"meseta/core/agentapi"
+	"meseta/core/mesos"
 )
 
 // BenchmarkUIViews: what one poll of the UI's overview, roles page,
@@ -50,4 +54,69 @@ func BenchmarkUIViews(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(size.tasks), "ns/task")
 		})
 	}
+}
+
+// TestUITasksIndex: pages read from the task index (unfiltered, or by
+// state or framework) equal the pages a scan gives for the same filter
+// (a text search every task matches takes the scanning path), at every
+// offset, with tasks in several states, some completed.
+func TestUITasksIndex(t *testing.T) {
+	m, now := runningCluster(t, 3, 120)
+	var fw, stream string
+	for id, f := range m.frameworks {
+		fw, stream = id, f.streamID
+	}
+	agentOf := func(task string) *mesos.ID {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		return &mesos.ID{Value: m.frameworks[fw].tasks[task].agent}
+	}
+	states := []mesos.TaskState{mesos.TaskFinished, mesos.TaskFailed, mesos.TaskKilling, mesos.TaskRunning}
+	for i := 0; i < 120; i += 3 {
+		id := fmt.Sprintf("t%d", i)
+		ag := agentOf(id)
+		s := mesos.TaskStatus{TaskID: mesos.ID{Value: id}, State: states[i%len(states)], Source: mesos.SourceExecutor,
+			UUID: []byte(fmt.Sprintf("u%015d", i)), AgentID: ag}
+		m.AgentCalls([]agentapi.Call{{Type: agentapi.CallStatusUpdate, AgentID: ag,
+			StatusUpdate: &agentapi.StatusUpdate{FrameworkID: mesos.ID{Value: fw}, Status: s}}}, now)
+		if i%2 == 0 { // acknowledged: a terminal task completes
+			if err := m.Call(&mesos.Call{FrameworkID: &mesos.ID{Value: fw}, Type: mesos.CallAcknowledge,
+				Acknowledge: &mesos.Acknowledge{AgentID: *ag, TaskID: s.TaskID, UUID: s.UUID}}, stream, now); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	m.mu.Lock()
+	completed := len(m.frameworks[fw].completed)
+	m.mu.Unlock()
+	if completed == 0 {
+		t.Fatal("no task completed; the test would not cover completed tasks")
+	}
+	filters := []TaskFilter{{}, {Framework: fw}, {Framework: "nope"}, {State: "TASK_RUNNING"},
+		{State: "TASK_FINISHED"}, {State: "TASK_KILLING", Framework: fw}, {State: "TASK_BOGUS"}}
+	for _, f := range filters {
+		for _, w := range []struct{ offset, limit int }{{0, 50}, {0, 500}, {37, 10}, {79, 1}, {110, 50}, {119, 7}, {400, 10}} {
+			got := m.UITasks(f, w.offset, w.limit)
+			scan := f
+			scan.Query = "t"
+			want := m.UITasks(scan, w.offset, w.limit)
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("filter %+v offset %d limit %d: the index gives total %d %v,\na scan total %d %v",
+					f, w.offset, w.limit, got.Total, ids(got.Items), want.Total, ids(want.Items))
+			}
+		}
+	}
+	if got := m.UITasks(TaskFilter{}, 0, 500); got.Total != 120 || got.Items[0].State != mesos.TaskRunning ||
+		got.Items[len(got.Items)-1].State.Terminal() != true {
+		t.Fatalf("unfiltered: total %d, first %s, last %s; want 120, running first, terminal last",
+			got.Total, got.Items[0].State, got.Items[len(got.Items)-1].State)
+	}
+}
+
+func ids(rows []TaskRow) []string {
+	var out []string
+	for _, r := range rows {
+		out = append(out, r.ID+"/"+string(r.State))
+	}
+	return out
 }
