@@ -9,8 +9,8 @@ import (
 
 // This file is the fast path of the agent protocol's hot messages (see
 // package jsonwire): batches of STATUS_UPDATE, PONG, EXECUTOR_EXITED and
-// MESSAGE calls, and every event but REGISTERED and RUN_TASK_GROUP
-// (RUN_TASK, ACKNOWLEDGE, PING and KILL_TASK are the hot ones). Encoders
+// MESSAGE calls, and every event but REGISTERED, RUN_TASK_GROUP and
+// CHECKPOINT_RESOURCES (RUN_TASK, ACKNOWLEDGE, PING and KILL_TASK are the hot ones). Encoders
 // write exactly encoding/json's bytes or hand the whole message to
 // encoding/json; decoders give up on anything unexpected (an unknown or
 // repeated key, a null, an escaped string) and the message is decoded
@@ -271,7 +271,7 @@ func AppendEvent(dst []byte, ev *Event) []byte {
 }
 
 func appendEventFast(dst []byte, ev *Event) (_ []byte, ok bool) {
-	if ev.Registered != nil || ev.RunTaskGroup != nil {
+	if ev.Registered != nil || ev.RunTaskGroup != nil || ev.CheckpointResources != nil {
 		return dst, false
 	}
 	dst = append(dst, `{"type":`...)

@@ -466,3 +466,20 @@ func BenchmarkCodec(b *testing.B) {
 		func() error { return DecodeEvent(evJSON, &gotEv) },
 		func() error { var ev Event; return json.Unmarshal(evJSON, &ev) })
 }
+
+// TestCheckpointResourcesRoundTrip: CHECKPOINT_RESOURCES, which takes the
+// slow path both ways, keeps reservations, labels and volumes.
+func TestCheckpointResourcesRoundTrip(t *testing.T) {
+	res := core.MustParseResources("cpus:1;disk:64").Reserve(core.Reservation{Type: core.Dynamic, Role: "db", Principal: "ops",
+		Labels: []core.Label{{Key: "k", Value: "v"}}})
+	res[1].Disk = &core.DiskInfo{Persistence: &core.Persistence{ID: "data", Principal: "ops"},
+		Volume: &core.Volume{ContainerPath: "data", Mode: core.RO}}
+	ev := &Event{Type: EventCheckpointResources, CheckpointResources: &CheckpointResources{Resources: res}}
+	var got Event
+	if err := DecodeEvent(AppendEvent(nil, ev), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Type != ev.Type || got.CheckpointResources == nil || !got.CheckpointResources.Resources.Equal(res) {
+		t.Fatalf("round trip: %+v, want %+v", got.CheckpointResources, ev.CheckpointResources)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"meseta/core"
 	"meseta/core/mesos"
 )
 
@@ -55,6 +56,11 @@ type Register struct {
 	Frameworks []mesos.FrameworkInfo `json:"frameworks,omitempty"`
 	Executors  []Executor            `json:"executors,omitempty"`
 	Tasks      []Task                `json:"tasks,omitempty"`
+	// CheckpointedResources are the agent's dynamic reservations and
+	// persistent volumes, as it last checkpointed them. AgentInfo.Resources
+	// stays what the agent's flags declare; its total is
+	// core.ApplyCheckpointed of the two.
+	CheckpointedResources core.Resources `json:"checkpointed_resources,omitempty"`
 }
 
 // Task is a task an agent runs, with the role its resources are
@@ -118,6 +124,11 @@ const (
 	EventAcknowledge       = "ACKNOWLEDGE"
 	EventMessage           = "MESSAGE"
 	EventUpdateFramework   = "UPDATE_FRAMEWORK"
+	// EventCheckpointResources gives the agent its whole set of
+	// checkpointed resources (dynamic reservations and persistent
+	// volumes), after an operation changed it or when the agent's
+	// differed from the master's at registration.
+	EventCheckpointResources = "CHECKPOINT_RESOURCES"
 	// EventShutdown: the master refuses or removed this agent. The agent
 	// kills everything it runs, forgets its id and registers afresh.
 	EventShutdown = "SHUTDOWN"
@@ -137,6 +148,16 @@ type Event struct {
 	Message           *Message             `json:"message,omitempty"`
 	UpdateFramework   *mesos.FrameworkInfo `json:"update_framework,omitempty"`
 	Shutdown          *Shutdown            `json:"shutdown,omitempty"`
+	// CheckpointResources is the body of CHECKPOINT_RESOURCES.
+	CheckpointResources *CheckpointResources `json:"checkpoint_resources,omitempty"`
+}
+
+// CheckpointResources is an agent's whole set of checkpointed resources.
+// The agent checkpoints it, makes the directory of every persistent
+// volume new to it, and deletes the directory (the data) of every volume
+// it held that the set no longer has: that volume was destroyed.
+type CheckpointResources struct {
+	Resources core.Resources `json:"resources"`
 }
 
 // Registered is the first event on an agent stream.

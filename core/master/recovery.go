@@ -71,6 +71,12 @@ func (m *Master) recoverRegistry(now time.Time) error {
 	for id, t := range st.Gone {
 		m.gone[id] = t
 	}
+	if err := m.recoverQuotaLocked(st.Values); err != nil {
+		return err
+	}
+	if err := m.recoverResourcesLocked(st.Values); err != nil {
+		return err
+	}
 	m.log.Info("registry recovered", "admitted", len(st.Admitted), "unreachable", len(st.Unreachable), "gone", len(st.Gone),
 		"reregister_deadline", m.recoveryDeadline)
 	return nil
