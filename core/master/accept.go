@@ -121,9 +121,9 @@ func (m *Master) declineLocked(fw *framework, d *mesos.Decline) error {
 func (m *Master) acceptLocked(fw *framework, a *mesos.Accept, now time.Time) error {
 	for i, op := range a.Operations {
 		switch op.Type {
-		case mesos.OpLaunch, mesos.OpLaunchGroup:
+		case mesos.OpLaunch, mesos.OpLaunchGroup, mesos.OpReserve, mesos.OpUnreserve, mesos.OpCreate, mesos.OpDestroy:
 		default:
-			return fmt.Errorf("%w: accept.operations[%d]: %s is not supported yet (reservations and volumes come in a later release)", ErrNotSupported, i, op.Type)
+			return fmt.Errorf("%w: accept.operations[%d]: %s is not supported", ErrNotSupported, i, op.Type)
 		}
 	}
 	known, unknown, err := m.checkOffersLocked(fw, a.OfferIDs, "accept.offer_ids")
@@ -161,6 +161,7 @@ func (m *Master) acceptLocked(fw *framework, a *mesos.Accept, now time.Time) err
 			_ = m.alloc.Decline(of.ID, 0)
 		}
 		m.dropTasksLocked(fw, a.Operations, reason, now)
+		m.dropOperationsLocked(fw, a.Operations, reason)
 		return nil
 	}
 	var offered core.Resources
@@ -172,6 +173,7 @@ func (m *Master) acceptLocked(fw *framework, a *mesos.Accept, now time.Time) err
 				_ = m.alloc.Recover(fw.allocID(), o2.Agent, o2.Role, o2.Resources, 0)
 			}
 			m.dropTasksLocked(fw, a.Operations, "Offer is no longer valid", now)
+			m.dropOperationsLocked(fw, a.Operations, "Offer is no longer valid")
 			return nil
 		}
 		offered = offered.Add(of.Resources)
@@ -182,6 +184,8 @@ func (m *Master) acceptLocked(fw *framework, a *mesos.Accept, now time.Time) err
 	left := offered
 	for _, op := range a.Operations {
 		switch op.Type {
+		case mesos.OpReserve, mesos.OpUnreserve, mesos.OpCreate, mesos.OpDestroy:
+			left = m.offerOperationLocked(fw, ag, role, left, &op, now)
 		case mesos.OpLaunch:
 			for _, ti := range op.Launch.TaskInfos {
 				left = m.launchLocked(fw, ag, role, left, ti, now)

@@ -155,12 +155,12 @@ func allocAttributes(as []mesos.Attribute) []alloc.Attribute {
 func (m *Master) SubscribeAgent(conn AgentConn, call *agentapi.Call, now time.Time) (string, error) {
 	defer m.enter(now)()
 	reg := call.Register
-	total, err := core.NewResources(reg.AgentInfo.Resources...)
+	static, err := core.NewResources(reg.AgentInfo.Resources...)
 	if err != nil {
 		return "", badRequest("register.agent_info.resources: %v", err)
 	}
 	if call.Type == agentapi.CallRegister {
-		return m.registerLocked(conn, reg, total, now)
+		return m.registerLocked(conn, reg, static, now)
 	}
 	id := reg.AgentInfo.ID.Value
 	if m.isGone(id) {
@@ -169,18 +169,27 @@ func (m *Master) SubscribeAgent(conn AgentConn, call *agentapi.Call, now time.Ti
 		conn.Close()
 		return "", fmt.Errorf("%w: agent %s was removed", ErrForbidden, id)
 	}
-	return m.reregisterLocked(conn, reg, total, now)
+	return m.reregisterLocked(conn, reg, static, now)
 }
 
-func (m *Master) registerLocked(conn AgentConn, reg *agentapi.Register, total core.Resources, now time.Time) (string, error) {
+func (m *Master) registerLocked(conn AgentConn, reg *agentapi.Register, static core.Resources, now time.Time) (string, error) {
 	id := fmt.Sprintf("%s-S%d", m.cfg.Info.ID, m.nextAgent)
 	m.nextAgent++
 	info := reg.AgentInfo
 	info.ID = &mesos.ID{Value: id}
+	cp, record, push := m.checkpointedLocked(id, static, reg.CheckpointedResources)
+	total := agentTotal(static, cp)
 	info.Resources = total
 	blob, _ := json.Marshal(&info)
-	if err := m.applyLocked(registry.Op{Kind: registry.AdmitAgent, AgentID: id, Info: blob}); err != nil {
+	ops := []registry.Op{{Kind: registry.AdmitAgent, AgentID: id, Info: blob}}
+	if record != nil {
+		ops = append(ops, *record)
+	}
+	if err := m.applyLocked(ops...); err != nil {
 		return "", fmt.Errorf("master: registry: %w", err)
+	}
+	if record != nil {
+		m.resources[id] = cp
 	}
 	ag := m.newAgent(id, info, reg, total, conn, now)
 	if err := m.alloc.AddAgent(alloc.AgentInfo{ID: alloc.AgentID(id), Hostname: info.Hostname, Total: total,
@@ -189,6 +198,9 @@ func (m *Master) registerLocked(conn AgentConn, reg *agentapi.Register, total co
 	}
 	m.agents[id] = ag
 	m.sendRegistered(ag)
+	if push {
+		ag.sendCheckpointed(cp)
+	}
 	m.log.Info("agent registered", "agent", id, "hostname", info.Hostname, "resources", total.String())
 	return id, nil
 }
@@ -216,9 +228,11 @@ func (m *Master) sendRegistered(ag *agent) {
 // unreachable is taken back without the tasks and executors of
 // frameworks that are not partition-aware, and told to shut those
 // frameworks down (see "Back from unreachable" in the package doc).
-func (m *Master) reregisterLocked(conn AgentConn, reg *agentapi.Register, total core.Resources, now time.Time) (string, error) {
+func (m *Master) reregisterLocked(conn AgentConn, reg *agentapi.Register, static core.Resources, now time.Time) (string, error) {
 	info := reg.AgentInfo
 	id := info.ID.Value
+	cp, record, push := m.checkpointedLocked(id, static, reg.CheckpointedResources)
+	total := agentTotal(static, cp)
 	info.Resources = total
 	var op *registry.Op
 	back, unreachableSince := false, time.Time{} // back from unreachable
@@ -235,6 +249,12 @@ func (m *Master) reregisterLocked(conn AgentConn, reg *agentapi.Register, total 
 		if err := m.applyLocked(*op); err != nil && !errors.Is(err, registry.ErrExists) {
 			return "", fmt.Errorf("master: registry: %w", err)
 		}
+	}
+	if record != nil {
+		if err := m.applyLocked(*record); err != nil {
+			return "", fmt.Errorf("master: registry: %w", err)
+		}
+		m.resources[id] = cp
 	}
 	ag := m.agents[id]
 	if ag != nil {
@@ -407,6 +427,9 @@ func (m *Master) reregisterLocked(conn AgentConn, reg *agentapi.Register, total 
 		_ = m.alloc.AddAgent(ai)
 	}
 	m.sendRegistered(ag)
+	if push {
+		ag.sendCheckpointed(cp)
+	}
 	// The shutdowns go out before any offer on the agent can be accepted,
 	// so a framework shut down here has nothing newer on the agent.
 	for _, fid := range slices.Sorted(maps.Keys(shutdown)) {

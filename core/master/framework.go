@@ -209,6 +209,7 @@ func (m *Master) Subscribe(conn Conn, call *mesos.Call, now time.Time) (Subscrib
 			fw.forward(t, *t.pending, now)
 		}
 	}
+	m.resendOperationsLocked(fw)
 	// Agents learn the new FrameworkInfo (executors read it).
 	for _, ag := range m.agents {
 		if ag.runsFramework(id) {
@@ -290,6 +291,7 @@ func (m *Master) removeFrameworkLocked(fw *framework, now time.Time) {
 		m.forgetOfferLocked(of)
 	}
 	_ = m.alloc.RemoveFramework(alloc.FrameworkID(fw.id))
+	m.forgetOperationsLocked(fw.id)
 	if fw.conn != nil {
 		fw.conn.Close()
 		fw.conn = nil
@@ -348,6 +350,10 @@ func (m *Master) Call(call *mesos.Call, streamID string, now time.Time) error {
 		return m.acknowledgeLocked(fw, call.Acknowledge)
 	case mesos.CallReconcile:
 		m.reconcileLocked(fw, call.Reconcile, now)
+	case mesos.CallAcknowledgeOpStatus:
+		return m.acknowledgeOperationLocked(fw, call.AcknowledgeOperationStatus)
+	case mesos.CallReconcileOperations:
+		m.reconcileOperationsLocked(fw, call.ReconcileOperations)
 	case mesos.CallMessage:
 		ag := m.agents[call.Message.AgentID.Value]
 		if ag == nil {

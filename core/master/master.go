@@ -127,8 +127,13 @@ type Master struct {
 	metrics     Metrics
 	live        liveTasks // running counts of the tasks in frameworks' tasks
 	tasks       taskIndex // the tasks page's order (taskindex.go)
-	taskSeq     uint64    // the last task.seq given
-	fwSeq       uint32    // the last framework.ord given
+	// resources mirrors the registry's record of each agent's
+	// checkpointed resources; operations, the operation statuses not yet
+	// acknowledged, by framework and operation id (resources.go).
+	resources  map[string]core.Resources
+	operations map[string]map[string]*operation
+	taskSeq    uint64 // the last task.seq given
+	fwSeq      uint32 // the last framework.ord given
 	// weights and quotas mirror what the master set in the allocator, so
 	// that the roles pages need not take a snapshot of it (which copies
 	// every agent under all its locks). The master is the allocator's
@@ -158,7 +163,11 @@ type Metrics struct {
 	StatusUpdateRetriesAcked, StatusUpdateRetriesHeld uint64
 	AgentsRemoved, FrameworksRemoved                  uint64
 	InvalidCalls                                      uint64
-	TaskStates                                        map[mesos.TaskState]uint64 // terminal transitions, by state
+	// Operations counts the RESERVE, UNRESERVE, CREATE and DESTROY
+	// operations applied (frameworks' and operators'), OperationsRefused
+	// the frameworks' ones refused.
+	Operations, OperationsRefused uint64
+	TaskStates                    map[mesos.TaskState]uint64 // terminal transitions, by state
 
 	// RecoveryAgentRemovals counts the agents recovered from the registry
 	// after a failover and marked unreachable because they did not
@@ -222,6 +231,8 @@ func New(cfg Config, reg registry.Store, newAlloc func(alloc.Options) (alloc.All
 		gone:        map[string]time.Time{},
 		recovering:  map[string]mesos.AgentInfo{},
 		tasks:       newTaskIndex(),
+		resources:   map[string]core.Resources{},
+		operations:  map[string]map[string]*operation{},
 	}
 	m.metrics.TaskStates = map[mesos.TaskState]uint64{}
 	m.live.states = map[mesos.TaskState]int{}

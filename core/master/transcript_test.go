@@ -1,9 +1,11 @@
 package master
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
+	"os"
 	"slices"
 	"sort"
 	"strconv"
@@ -32,7 +34,11 @@ import (
 //
 //	agent NAME [resources=TEXT] [rereg]     register (or re-register) an agent
 //	subscribe FW [roles=a,b] [failover=SECS] [partition-aware] [suppressed=a,b]
-//	accept FW OFFER... [tasks=ID:RES,...] [refuse=SECS]   launch command tasks
+//	accept FW OFFER... [tasks=ID:RES,...] [refuse=SECS]   launch command tasks; input lines are
+//	                                        more operations in Mesos's JSON ($NAME is NAME's wire id)
+//	operator KIND AGENT                     an operator's RESERVE, UNRESERVE, CREATE or DESTROY; input: the resources' JSON
+//	ackop FW OP | reconcile-ops FW [OP@AGENT...]   operation status acknowledgement and reconciliation
+//	resources AGENT                         the agent's total and the registry's record of its checkpointed resources
 //	decline FW OFFER... [refuse=SECS]
 //	update AGENT FW TASK STATE [latest=STATE] [retry]  a status update from the agent (uuids are counted;
 //	                                        retry resends the task's previous uuid)
@@ -69,6 +75,7 @@ type harness struct {
 	offers  int
 	uuid    byte
 	latest  map[string][]byte // "fw/task" -> last uuid seen by the framework
+	opUUIDs map[string][]byte // operation id -> uuid of its latest status seen
 	streams map[string]string // framework name -> Mesos-Stream-Id
 	stream  string            // a stream=ID argument of the current command
 }
@@ -147,7 +154,8 @@ func (c agentConn) Send(ev *agentapi.Event) bool {
 func newHarness(t *testing.T, reg registry.Store) *harness {
 	h := &harness{t: t, reg: reg, now: time.Unix(1_800_000_000, 0),
 		fws: map[string]*fakeConn{}, agents: map[string]*fakeConn{},
-		names: map[string]string{}, ids: map[string]string{}, latest: map[string][]byte{}, streams: map[string]string{}}
+		names: map[string]string{}, ids: map[string]string{}, latest: map[string][]byte{}, streams: map[string]string{},
+		opUUIDs: map[string][]byte{}}
 	if err := h.restart(nil); err != nil {
 		t.Fatal(err)
 	}
@@ -228,6 +236,20 @@ func (h *harness) describe(ev *mesos.Event) string {
 		return "ERROR " + ev.Error.Message
 	case mesos.EventMessage:
 		return "MESSAGE " + string(ev.Message.Data)
+	case mesos.EventUpdateOperationStatus:
+		s := ev.UpdateOperationStatus.Status
+		out := fmt.Sprintf("OPERATION %s %s", s.OperationID.Val(), s.State)
+		if s.UUID != nil {
+			h.opUUIDs[s.OperationID.Val()] = s.UUID.Value
+			out += " uuid"
+		}
+		if len(s.ConvertedResources) > 0 {
+			out += " " + s.ConvertedResources.String()
+		}
+		if s.Message != "" {
+			out += " (" + s.Message + ")"
+		}
+		return out
 	}
 	return ev.Type
 }
@@ -254,6 +276,8 @@ func (h *harness) describeAgent(ev *agentapi.Event) string {
 		return fmt.Sprintf("MESSAGE %s/%s %s", h.name(ev.Message.FrameworkID.Value), ev.Message.ExecutorID.Value, ev.Message.Data)
 	case agentapi.EventShutdownExecutor:
 		return fmt.Sprintf("SHUTDOWN_EXECUTOR %s/%s", h.name(ev.ShutdownExecutor.FrameworkID.Value), ev.ShutdownExecutor.ExecutorID.Value)
+	case agentapi.EventCheckpointResources:
+		return "CHECKPOINT_RESOURCES " + ev.CheckpointResources.Resources.String()
 	}
 	return ev.Type
 }
@@ -335,6 +359,27 @@ func (h *harness) run(t *testing.T, d *datadriven.TestData) string {
 			r.Tasks = append(r.Tasks, mesos.ReconcileTask{TaskID: mesos.ID{Value: task}, AgentID: mesos.NewID(h.wireName(ag))})
 		}
 		err = h.call(pos[0], &mesos.Call{Type: mesos.CallReconcile, Reconcile: r})
+	case "operator":
+		err = h.operator(d, pos[0], pos[1])
+	case "ackop":
+		// ackop FW OPERATION: acknowledge the operation's latest status.
+		err = h.call(pos[0], &mesos.Call{Type: mesos.CallAcknowledgeOpStatus, AcknowledgeOperationStatus: &mesos.AcknowledgeOperationStatus{
+			AgentID: &mesos.ID{Value: "a"}, OperationID: mesos.ID{Value: pos[1]}, UUID: h.opUUIDs[pos[1]]}})
+	case "reconcile-ops":
+		// reconcile-ops FW [OPERATION@AGENT ...]
+		r := &mesos.ReconcileOperations{}
+		for _, oa := range pos[1:] {
+			op, ag, _ := strings.Cut(oa, "@")
+			r.Operations = append(r.Operations, mesos.ReconcileOperation{OperationID: mesos.ID{Value: op}, AgentID: mesos.NewID(h.wireName(ag))})
+		}
+		err = h.call(pos[0], &mesos.Call{Type: mesos.CallReconcileOperations, ReconcileOperations: r})
+	case "resources":
+		// resources AGENT: the agent's total and the registry's record.
+		h.m.mu.Lock()
+		total := h.m.agents[h.wireName(pos[0])].total
+		h.m.mu.Unlock()
+		rec := h.reg.State().Values["resources/"+h.wireName(pos[0])]
+		return fmt.Sprintf("total %s\nrecorded %s\n", total, rec)
 	case "suppress":
 		err = h.call(pos[0], &mesos.Call{Type: mesos.CallSuppress, Suppress: &mesos.RoleList{}})
 	case "revive":
@@ -552,7 +597,35 @@ func (h *harness) accept(d *datadriven.TestData, fw string, offers []string) err
 		}
 		a.Operations = []mesos.Operation{{Type: mesos.OpLaunch, Launch: &mesos.Launch{TaskInfos: tasks}}}
 	}
+	// Each input line is an operation in Mesos's JSON, where $NAME is
+	// the wire id of agent or framework NAME.
+	for line := range strings.Lines(d.Input) {
+		if line = strings.TrimSpace(line); line == "" {
+			continue
+		}
+		var op mesos.Operation
+		if err := json.Unmarshal([]byte(h.expand(line)), &op); err != nil {
+			return err
+		}
+		a.Operations = append(a.Operations, op)
+	}
 	return h.call(fw, &mesos.Call{Type: mesos.CallAccept, Accept: a})
+}
+
+// expand replaces each $NAME in s by the wire id of agent or framework
+// NAME.
+func (h *harness) expand(s string) string {
+	return os.Expand(s, func(name string) string { return h.wireName(name) })
+}
+
+// operator runs an operator operation: operator KIND AGENT, the
+// resources (Mesos's JSON) as input.
+func (h *harness) operator(d *datadriven.TestData, kind, agent string) error {
+	var res core.Resources
+	if err := json.Unmarshal([]byte(h.expand(d.Input)), &res); err != nil {
+		return err
+	}
+	return h.m.OperatorOperation(kind, h.wireName(agent), res, h.now)
 }
 
 func (h *harness) update(d *datadriven.TestData, pos []string) error {
@@ -693,6 +766,30 @@ func (h *harness) check(t *testing.T, d *datadriven.TestData) {
 	if len(h.m.unreachable) != len(rs.Unreachable) || len(h.m.gone) != len(rs.Gone) {
 		t.Errorf("%s: master has %d unreachable and %d gone agents, the registry %d and %d", d.Pos,
 			len(h.m.unreachable), len(h.m.gone), len(rs.Unreachable), len(rs.Gone))
+	}
+	for k, v := range rs.Values {
+		if id, ok := strings.CutPrefix(k, resourcesKey); ok {
+			var rec core.Resources
+			if err := json.Unmarshal(v, &rec); err != nil || !rec.Equal(h.m.resources[id]) {
+				t.Errorf("%s: registry records %s for agent %s, the master %v", d.Pos, v, id, h.m.resources[id])
+			}
+			if ag := h.m.agents[id]; ag != nil && !ag.total.Checkpointed().Equal(rec) {
+				t.Errorf("%s: agent %s's total %v does not hold the recorded %v", d.Pos, id, ag.total, rec)
+			}
+		}
+		if key, ok := strings.CutPrefix(k, operationsKey); ok {
+			fw, op, _ := strings.Cut(key, "/")
+			if h.m.operations[fw][op] == nil {
+				t.Errorf("%s: registry holds operation %s, the master does not", d.Pos, key)
+			}
+		}
+	}
+	for fw, ops := range h.m.operations {
+		for op := range ops {
+			if rs.Values[operationsKey+fw+"/"+op] == nil {
+				t.Errorf("%s: master holds operation %s/%s, the registry does not", d.Pos, fw, op)
+			}
+		}
 	}
 	for id := range h.m.recovering {
 		if !h.m.admitted[id] || h.m.agents[id] != nil {

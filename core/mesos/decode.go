@@ -168,6 +168,28 @@ func (c *Call) Validate() error {
 		if len(a.UUID) == 0 {
 			return fieldErr("acknowledge.uuid", "required")
 		}
+	case CallAcknowledgeOpStatus:
+		a := c.AcknowledgeOperationStatus
+		if a == nil {
+			return fieldErr("acknowledge_operation_status", "required for ACKNOWLEDGE_OPERATION_STATUS")
+		}
+		if a.AgentID.Val() == "" {
+			return fieldErr("acknowledge_operation_status.agent_id", "required")
+		}
+		if a.OperationID.Value == "" {
+			return fieldErr("acknowledge_operation_status.operation_id", "required")
+		}
+		if len(a.UUID) == 0 {
+			return fieldErr("acknowledge_operation_status.uuid", "required")
+		}
+	case CallReconcileOperations:
+		if c.ReconcileOperations != nil {
+			for i, o := range c.ReconcileOperations.Operations {
+				if o.OperationID.Value == "" {
+					return fieldErr(fmt.Sprintf("reconcile_operations.operations[%d].operation_id", i), "required")
+				}
+			}
+		}
 	case CallReconcile:
 		if c.Reconcile != nil {
 			for i, t := range c.Reconcile.Tasks {
@@ -236,6 +258,25 @@ func (o *Operation) validate(path string) error {
 		if o.LaunchGroup == nil {
 			return fieldErr(path+".launch_group", "required for LAUNCH_GROUP")
 		}
+	case OpReserve:
+		if o.Reserve == nil {
+			return fieldErr(path+".reserve", "required for RESERVE")
+		}
+	case OpUnreserve:
+		if o.Unreserve == nil {
+			return fieldErr(path+".unreserve", "required for UNRESERVE")
+		}
+	case OpCreate:
+		if o.Create == nil {
+			return fieldErr(path+".create", "required for CREATE")
+		}
+	case OpDestroy:
+		if o.Destroy == nil {
+			return fieldErr(path+".destroy", "required for DESTROY")
+		}
+	}
+	if o.ID != nil && o.ID.Value == "" {
+		return fieldErr(path+".id.value", "required when id is set")
 	}
 	return nil
 }

@@ -1,5 +1,7 @@
 package mesos
 
+import "meseta/core"
+
 // Scheduler call types (scheduler.proto Call.Type).
 const (
 	CallSubscribe            = "SUBSCRIBE"
@@ -44,6 +46,9 @@ type Call struct {
 	Reconcile       *Reconcile   `json:"reconcile,omitempty"`
 	Message         *Message     `json:"message,omitempty"`
 	UpdateFramework *Subscribe   `json:"update_framework,omitempty"`
+
+	AcknowledgeOperationStatus *AcknowledgeOperationStatus `json:"acknowledge_operation_status,omitempty"`
+	ReconcileOperations        *ReconcileOperations        `json:"reconcile_operations,omitempty"`
 }
 
 // Subscribe is SUBSCRIBE's (and UPDATE_FRAMEWORK's) body.
@@ -101,6 +106,27 @@ type Reconcile struct {
 	Tasks []ReconcileTask `json:"tasks,omitempty"`
 }
 
+// AcknowledgeOperationStatus is ACKNOWLEDGE_OPERATION_STATUS's body.
+type AcknowledgeOperationStatus struct {
+	AgentID            *ID    `json:"agent_id,omitempty"`
+	ResourceProviderID *ID    `json:"resource_provider_id,omitempty"`
+	UUID               []byte `json:"uuid"`
+	OperationID        ID     `json:"operation_id"`
+}
+
+// ReconcileOperations is RECONCILE_OPERATIONS's body; no operations
+// means all of the framework's that the master knows.
+type ReconcileOperations struct {
+	Operations []ReconcileOperation `json:"operations,omitempty"`
+}
+
+// ReconcileOperation names one operation to reconcile.
+type ReconcileOperation struct {
+	OperationID        ID  `json:"operation_id"`
+	AgentID            *ID `json:"agent_id,omitempty"`
+	ResourceProviderID *ID `json:"resource_provider_id,omitempty"`
+}
+
 // Message carries framework data between scheduler and executor.
 type Message struct {
 	AgentID    ID     `json:"agent_id"`
@@ -118,6 +144,8 @@ const (
 	EventFailure    = "FAILURE"
 	EventError      = "ERROR"
 	EventHeartbeat  = "HEARTBEAT"
+
+	EventUpdateOperationStatus = "UPDATE_OPERATION_STATUS"
 )
 
 // Event is a scheduler event (scheduler.proto Event).
@@ -130,6 +158,48 @@ type Event struct {
 	Message    *Message    `json:"message,omitempty"`
 	Failure    *Failure    `json:"failure,omitempty"`
 	Error      *Error      `json:"error,omitempty"`
+
+	UpdateOperationStatus *UpdateOperationStatus `json:"update_operation_status,omitempty"`
+}
+
+// UpdateOperationStatus is UPDATE_OPERATION_STATUS's body.
+type UpdateOperationStatus struct {
+	Status OperationStatus `json:"status"`
+}
+
+// OperationState is an operation's state name (mesos.proto
+// OperationState).
+type OperationState string
+
+// Operation states.
+const (
+	OperationPending        OperationState = "OPERATION_PENDING"
+	OperationFinished       OperationState = "OPERATION_FINISHED"
+	OperationFailed         OperationState = "OPERATION_FAILED"
+	OperationError          OperationState = "OPERATION_ERROR"
+	OperationDropped        OperationState = "OPERATION_DROPPED"
+	OperationUnreachable    OperationState = "OPERATION_UNREACHABLE"
+	OperationGoneByOperator OperationState = "OPERATION_GONE_BY_OPERATOR"
+	OperationRecovering     OperationState = "OPERATION_RECOVERING"
+	OperationUnknown        OperationState = "OPERATION_UNKNOWN"
+)
+
+// OperationStatus is the state of an offer operation that named an id
+// (mesos.proto OperationStatus). A status with a UUID must be
+// acknowledged (ACKNOWLEDGE_OPERATION_STATUS) and is sent again until it
+// is.
+type OperationStatus struct {
+	OperationID        *ID            `json:"operation_id,omitempty"`
+	State              OperationState `json:"state"`
+	Message            string         `json:"message,omitempty"`
+	ConvertedResources core.Resources `json:"converted_resources,omitempty"`
+	UUID               *UUID          `json:"uuid,omitempty"`
+	AgentID            *ID            `json:"agent_id,omitempty"`
+}
+
+// UUID is mesos.proto's UUID message: raw bytes, base64 in JSON.
+type UUID struct {
+	Value []byte `json:"value"`
 }
 
 // Subscribed is SUBSCRIBED's body.
