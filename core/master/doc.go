@@ -62,9 +62,13 @@
 //
 // Agent admission and removal are written to the registry before the
 // master acts on them, so a restarted master refuses removed agents and
-// knows which agents to expect back. Everything else (frameworks, tasks,
-// offers) is soft state, rebuilt from re-registering agents and
-// re-subscribing frameworks.
+// knows which agents to expect back. So are, under these registry value
+// keys: roles' quotas ("quota/<role>") and weights ("weight/<role>",
+// quota.go); each agent's dynamic reservations and persistent volumes
+// ("resources/<agent id>"); and operation statuses not yet acknowledged
+// ("operation/<framework id>/<operation id>", resources.go). Everything
+// else (frameworks, tasks, offers) is soft state, rebuilt from
+// re-registering agents and re-subscribing frameworks.
 //
 // # After a failover
 //

@@ -137,8 +137,7 @@ type Master struct {
 	// weights and quotas mirror what the master set in the allocator, so
 	// that the roles pages need not take a snapshot of it (which copies
 	// every agent under all its locks). The master is the allocator's
-	// only writer; the operator endpoints for them come with issue 7, and
-	// until then every role has weight 1 and no quota.
+	// only writer (/quota and /weights, quota.go).
 	weights map[string]float64
 	quotas  map[string]alloc.Quota
 

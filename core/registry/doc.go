@@ -7,8 +7,9 @@
 //     and allowed back, with their info and the time they were marked
 //     unreachable; gone (removed) agents, refused forever, with the time of
 //     their removal.
-//   - Small keyed values (later: role weights, quota, the maintenance
-//     schedule), opaque bytes under string keys.
+//   - Small keyed values, opaque bytes under string keys: role weights and
+//     quotas, agents' checkpointed resources, unacknowledged operation
+//     statuses (the master's keys are listed in core/master).
 //
 // # An ordered log of operations
 //
