@@ -23,9 +23,11 @@ import (
 
 // agent is the agent's state. See the package doc for its lock.
 type agent struct {
-	cfg      *config
-	log      *slog.Logger
-	total    core.Resources
+	cfg *config
+	log *slog.Logger
+	// static is the resources the flags declare (--resources, or what
+	// the machine has): AgentInfo.Resources in every registration.
+	static   core.Resources
 	attrs    []mesos.Attribute
 	endpoint string // our host:port
 	self     string // the agentd binary, for the built-in executors
@@ -51,6 +53,13 @@ type agent struct {
 	// ended counts the tasks that reached each terminal state since the
 	// process started (slave/tasks_finished and the like).
 	ended map[mesos.TaskState]uint64
+	// checkpointed is the agent's dynamic reservations and persistent
+	// volumes as last checkpointed (volumes.go), and total is
+	// core.ApplyCheckpointed(static, checkpointed), what /state and the
+	// metrics show. Only CHECKPOINT_RESOURCES and recovery set them,
+	// always together.
+	checkpointed core.Resources
+	total        core.Resources
 }
 
 type execKey struct{ framework, executor string }
@@ -103,7 +112,7 @@ type taskRun struct {
 	terminal bool // a terminal update was made (it may wait for its ack)
 }
 
-func newAgent(cfg *config, log *slog.Logger, total core.Resources, attrs []mesos.Attribute, cg *cgroups.Manager) *agent {
+func newAgent(cfg *config, log *slog.Logger, static core.Resources, attrs []mesos.Attribute, cg *cgroups.Manager) *agent {
 	self, err := os.Executable()
 	if err != nil {
 		self = os.Args[0]
@@ -111,7 +120,7 @@ func newAgent(cfg *config, log *slog.Logger, total core.Resources, attrs []mesos
 	u := agentcore.NewUpdates()
 	u.RetryMin = cfg.statusRetryMin
 	return &agent{
-		cfg: cfg, log: log, total: total, attrs: attrs, self: self, cg: cg,
+		cfg: cfg, log: log, static: static, total: static, attrs: attrs, self: self, cg: cg,
 		frameworks: map[string]*frameworkRun{}, executors: map[execKey]*executorRun{},
 		tasks: map[taskKey]*taskRun{}, updates: u,
 	}
@@ -136,14 +145,16 @@ func (a *agent) setMaster(addr string) {
 }
 
 // registerCall is the REGISTER or REREGISTER the agent sends when it
-// (re)connects: with its id and everything it runs, once it has an id.
+// (re)connects: with its checkpointed resources, and with its id and
+// everything it runs once it has an id.
 func (a *agent) registerCall() *agentapi.Call {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	reg := &agentapi.Register{
 		AgentInfo: mesos.AgentInfo{Hostname: a.cfg.hostname, Port: int32(portOf(a.endpoint)),
-			Resources: a.total, Attributes: a.attrs},
+			Resources: a.static, Attributes: a.attrs},
 		Endpoint: a.endpoint, Version: versionString, Checkpoint: a.ckpt != nil,
+		CheckpointedResources: a.checkpointed,
 	}
 	if a.id == "" {
 		return &agentapi.Call{Type: agentapi.CallRegister, Register: reg}
@@ -215,6 +226,8 @@ func (a *agent) handleEvent(ev *agentapi.Event, now time.Time) {
 			a.frameworks[fi.ID.Value] = &frameworkRun{info: *fi}
 		}
 		a.mu.Unlock()
+	case agentapi.EventCheckpointResources:
+		a.checkpointResources(ev.CheckpointResources)
 	case agentapi.EventShutdown:
 		a.removedByMaster(ev.Shutdown.Message)
 	default:
@@ -234,7 +247,7 @@ func (a *agent) registeredWith(r *agentapi.Registered, now time.Time) {
 	if a.ckpt != nil {
 		boot, _ := checkpoint.BootID()
 		a.ckptErr("agent", a.ckpt.SetAgent(checkpoint.AgentRecord{AgentID: a.id, BootID: boot, Registered: now,
-			Info: mesos.AgentInfo{Hostname: a.cfg.hostname, Port: int32(portOf(a.endpoint)), Resources: a.total,
+			Info: mesos.AgentInfo{Hostname: a.cfg.hostname, Port: int32(portOf(a.endpoint)), Resources: a.static,
 				Attributes: a.attrs, ID: &mesos.ID{Value: a.id}}}))
 	}
 	a.mu.Unlock()
@@ -342,6 +355,7 @@ func (a *agent) acknowledge(ack *agentapi.Acknowledge, now time.Time) {
 	a.mu.Lock()
 	key := taskKey{ack.FrameworkID.Value, ack.TaskID.Value}
 	next, ok := a.updates.Ack(key.framework, key.task, ack.UUID, now)
+	var gone *executorRun // forgotten: its sandbox goes to the GC
 	if ok {
 		ckpt := a.checkpointingLocked(key.framework)
 		if ckpt {
@@ -352,7 +366,10 @@ func (a *agent) acknowledge(ack *agentapi.Acknowledge, now time.Time) {
 			delete(t.exec.tasks, key.task)
 			if ckpt {
 				a.ckptErr("remove task", a.ckpt.RemoveTask(key.framework, key.task))
-				if t.exec.state == execTerminated && len(t.exec.tasks) == 0 {
+			}
+			if t.exec.state == execTerminated && len(t.exec.tasks) == 0 {
+				gone = t.exec
+				if ckpt {
 					a.ckptErr("remove executor", a.ckpt.RemoveExecutor(key.framework, t.exec.key.executor))
 				}
 			}
@@ -360,6 +377,9 @@ func (a *agent) acknowledge(ack *agentapi.Acknowledge, now time.Time) {
 	}
 	a.mu.Unlock()
 	a.sendUpdates(next)
+	if gone != nil {
+		a.gcSandbox(gone.dir)
+	}
 }
 
 // retryUpdates resends updates whose retry time has come.
@@ -396,10 +416,27 @@ func (a *agent) runTask(rt *agentapi.RunTask, now time.Time) {
 	}
 	key := execKey{fid, exInfo.ExecutorID.Value}
 	ex := a.executors[key]
-	launch := false
-	if ex == nil || ex.state == execTerminated {
+	launch := ex == nil || ex.state == execTerminated
+	if launch {
 		ex = a.newExecutorLocked(key, exInfo, rt.Role, command, false)
-		launch = true
+	}
+	// The task's persistent volumes, and a new custom executor's, go in
+	// the executor's sandbox, where its tasks run.
+	uses := []volumeUse{{ex.dir, ti.Resources}}
+	if launch && !command {
+		uses = append(uses, volumeUse{ex.dir, exInfo.Resources})
+	}
+	if err := a.prepareVolumesLocked(uses); err != nil {
+		out := a.failLaunchLocked(fid, key.executor, []mesos.TaskInfo{ti}, err, now)
+		a.mu.Unlock()
+		a.sendUpdates(out)
+		if launch {
+			a.gcSandbox(ex.dir) // links made before the one that failed
+		}
+		return
+	}
+	if launch {
+		a.executors[key] = ex
 	}
 	t := &taskRun{key: taskKey{fid, ti.TaskID.Value}, info: ti, role: rt.Role, exec: ex, state: mesos.TaskStaging}
 	a.tasks[t.key] = t
@@ -425,10 +462,32 @@ func (a *agent) runTaskGroup(rg *agentapi.RunTaskGroup, now time.Time) {
 	exInfo.FrameworkID = &mesos.ID{Value: fid}
 	key := execKey{fid, exInfo.ExecutorID.Value}
 	ex := a.executors[key]
-	launch := false
-	if ex == nil || ex.state == execTerminated {
+	launch := ex == nil || ex.state == execTerminated
+	if launch {
 		ex = a.newExecutorLocked(key, exInfo, rg.Role, false, true)
-		launch = true
+	}
+	// The executor's volumes go in its sandbox; each task's in the task's
+	// own, <sandbox>/tasks/<task_id>, where the default executor runs it.
+	// One task's unknown volume fails the whole group, which launches
+	// together or not at all.
+	var uses []volumeUse
+	if launch {
+		uses = append(uses, volumeUse{ex.dir, exInfo.Resources})
+	}
+	for _, ti := range rg.TaskGroup.Tasks {
+		uses = append(uses, volumeUse{taskSandbox(ex.dir, ti.TaskID.Value), ti.Resources})
+	}
+	if err := a.prepareVolumesLocked(uses); err != nil {
+		out := a.failLaunchLocked(fid, key.executor, rg.TaskGroup.Tasks, err, now)
+		a.mu.Unlock()
+		a.sendUpdates(out)
+		if launch {
+			a.gcSandbox(ex.dir)
+		}
+		return
+	}
+	if launch {
+		a.executors[key] = ex
 	}
 	for _, ti := range rg.TaskGroup.Tasks {
 		t := &taskRun{key: taskKey{fid, ti.TaskID.Value}, info: ti, role: rg.Role, exec: ex, state: mesos.TaskStaging}
@@ -443,6 +502,9 @@ func (a *agent) runTaskGroup(rg *agentapi.RunTaskGroup, now time.Time) {
 	}
 }
 
+// newExecutorLocked makes a new executor run with its own container id
+// and sandbox. The caller adds it to a.executors once the launch is
+// going ahead.
 func (a *agent) newExecutorLocked(key execKey, info mesos.ExecutorInfo, role string, command, group bool) *executorRun {
 	container := newContainerID()
 	ex := &executorRun{
@@ -451,7 +513,6 @@ func (a *agent) newExecutorLocked(key execKey, info mesos.ExecutorInfo, role str
 			"runs", container),
 		tasks: map[string]*taskRun{},
 	}
-	a.executors[key] = ex
 	return ex
 }
 

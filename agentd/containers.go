@@ -240,6 +240,13 @@ func (a *agent) executorGone(ex *executorRun, code int, msg, reason string, now 
 	if cur := a.executors[ex.key]; cur == ex {
 		delete(a.executors, ex.key)
 	}
+	// Forgotten now, unless its tasks' last updates still wait for
+	// acknowledgements (acknowledge forgets it then); with its framework
+	// gone they never will.
+	var gc string
+	if len(ex.tasks) == 0 || a.frameworks[ex.key.framework] == nil {
+		gc = ex.dir
+	}
 	if a.checkpointingLocked(ex.key.framework) {
 		if len(ex.tasks) == 0 {
 			a.ckptErr("remove executor", a.ckpt.RemoveExecutor(ex.key.framework, ex.key.executor))
@@ -262,6 +269,7 @@ func (a *agent) executorGone(ex *executorRun, code int, msg, reason string, now 
 			a.log.Warn("destroy cgroup", "err", err)
 		}
 	}
+	a.gcSandbox(gc)
 	a.sendUpdates(out)
 	if id != "" {
 		a.outbox.add(agentapi.Call{Type: agentapi.CallExecutorExited, AgentID: &mesos.ID{Value: id},

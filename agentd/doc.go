@@ -21,6 +21,28 @@
 // dropped). /state shows the master the agent talks to under "master"
 // (host:port) and "master_hostname".
 //
+// # Reservations and persistent volumes
+//
+// The agent keeps its dynamic reservations and persistent volumes, the
+// set the master gives it in CHECKPOINT_RESOURCES, in its checkpoint
+// (core/checkpoint's resources record, which outlives a reboot or a
+// removal by the master: it describes the host), reports it in every
+// REGISTER and REREGISTER, and shows core.ApplyCheckpointed of its
+// static resources and that set as its total (/state "resources" and
+// "reserved_resources_full", the slave/<r>_total metrics). A persistent
+// volume is the directory <work_dir>/volumes/roles/<role, path-escaped>/
+// <persistence id>, linked into the sandbox of each task that uses it at
+// its container path. volumes.go has the design: the order of directory
+// creation, checkpoint and deletion that crashes cannot break, and why a
+// volume of mode RO is writable (links, as Mesos's posix isolation, not
+// mounts).
+//
+// # Sandboxes
+//
+// An executor's sandbox is removed a week (Mesos's --gc_delay default)
+// after the agent forgets the executor, without following the links to
+// volumes in it (sandboxgc.go).
+//
 // The same binary is the built-in executors: `agentd executor
 // --mode=command` runs one CommandInfo task, `--mode=default` runs task
 // groups (package agentd/executor).
@@ -28,10 +50,14 @@
 // # Locking
 //
 // agent.mu guards the agent's state: its id, frameworks, executors,
-// tasks and the status update manager. It is never held across I/O:
-// process starts, fetches and HTTP calls happen outside it, and events to
-// executors are queued on their streams (recordio.Stream), which never
-// block. Calls to the master are queued on agent.outbox and sent in
+// tasks, the status update manager and the checkpointed resources. It is
+// never held across slow I/O: process starts, fetches, HTTP calls and the
+// creation and deletion of volume directories happen outside it, and
+// events to executors are queued on their streams (recordio.Stream),
+// which never block. The checkpoint writes of frameworks, executors,
+// tasks and updates, and a launch's volume links (a few local file system
+// calls), are made under it, so that they follow the state changes in
+// order. Calls to the master are queued on agent.outbox and sent in
 // batches by one goroutine. The server's masterLoop alone reads where the
 // master is (masterSource) and tells the others: agent.master under
 // agent.mu, and the outbox's target under the outbox's own lock.

@@ -42,7 +42,7 @@ func (s *server) executorAPI(ctx *fasthttp.RequestCtx) {
 		ex.state = execRunning
 		fw := a.frameworks[key.framework]
 		sub := &mesos.ExecutorSubscribed{ExecutorInfo: ex.info, AgentInfo: mesos.AgentInfo{
-			Hostname: a.cfg.hostname, Port: int32(portOf(a.endpoint)), ID: &mesos.ID{Value: a.id}, Resources: a.total},
+			Hostname: a.cfg.hostname, Port: int32(portOf(a.endpoint)), ID: &mesos.ID{Value: a.id}, Resources: a.static},
 			ContainerID: &mesos.ID{Value: ex.container}}
 		if fw != nil {
 			sub.FrameworkInfo = fw.info

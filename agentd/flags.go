@@ -30,6 +30,10 @@ type config struct {
 	strict                                               bool
 	executorReregistrationTimeout                        time.Duration
 	zkSessionTimeout                                     time.Duration
+	// gcDelay is how long a sandbox stays after the agent forgot its
+	// executor (sandboxgc.go): Mesos's --gc_delay default. Not a flag
+	// yet; tests set it.
+	gcDelay time.Duration
 
 	// zkServers and zkPath are --master=zk://servers/path parsed; zkServers
 	// is nil when --master is one host:port.
@@ -42,7 +46,7 @@ type config struct {
 var errHelp = errors.New("help requested")
 
 func parseFlags(args []string, getenv func(string) string) (*config, error) {
-	c := &config{}
+	c := &config{gcDelay: 7 * 24 * time.Hour}
 	fs := flag.NewFlagSet("agentd", flag.ContinueOnError)
 	fs.StringVar(&c.master, "master", "",
 		"the master: host:port, or zk://host1:port1,host2:port2/path to follow the leading master of a ZooKeeper election (required)")

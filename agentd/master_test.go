@@ -40,9 +40,11 @@ func mustJSON(t *testing.T, v any) string {
 
 // fakeMaster answers its n-th subscription with REGISTERED (the id the
 // agent re-registers with, else newID) and a PING with seq n, then holds the
-// stream open until the agent hangs up; hangUpOnce makes it end the first
-// stream itself after those two events, as a master restart would. Calls go
-// to calls.
+// stream open until the agent hangs up, passing on what the test sends to
+// events; hangUpOnce makes it end the first stream itself after those two
+// events, as a master restart would, and a value on hangUp ends the
+// current one. Calls go to calls; with autoAck, each STATUS_UPDATE is
+// also acknowledged on the stream, as a framework would.
 type fakeMaster struct {
 	name       string
 	newID      string
@@ -54,15 +56,19 @@ type fakeMaster struct {
 	calls      chan agentapi.Call // every call posted
 	dropped    chan struct{}      // one per stream the agent hung up
 	quit       chan struct{}      // ends held streams at the test's end
-	mu         sync.Mutex         // guards streams
-	streams    int                // subscriptions answered
+	events     chan agentapi.Event
+	hangUp     chan struct{}
+	autoAck    bool
+	mu         sync.Mutex // guards streams
+	streams    int        // subscriptions answered
 	info       func() mesos.MasterInfo
 }
 
 func newFakeMaster(t *testing.T, name, newID string) *fakeMaster {
 	m := &fakeMaster{name: name, newID: newID,
 		subscribes: make(chan agentapi.Call, 8), calls: make(chan agentapi.Call, 64),
-		dropped: make(chan struct{}, 8), quit: make(chan struct{})}
+		dropped: make(chan struct{}, 8), quit: make(chan struct{}),
+		events: make(chan agentapi.Event, 64), hangUp: make(chan struct{})}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+agentapi.PathSubscribe, m.subscribe)
 	mux.HandleFunc("POST "+agentapi.PathCall, m.call)
@@ -115,10 +121,22 @@ func (m *fakeMaster) subscribe(w http.ResponseWriter, r *http.Request) {
 	if n == 1 && m.hangUpOnce {
 		return
 	}
-	select {
-	case <-r.Context().Done():
-		m.dropped <- struct{}{}
-	case <-m.quit:
+	for {
+		select {
+		case ev := <-m.events:
+			b, _ := json.Marshal(&ev)
+			if _, err := w.Write(recordio.Append(nil, b)); err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+		case <-m.hangUp:
+			return
+		case <-r.Context().Done():
+			m.dropped <- struct{}{}
+			return
+		case <-m.quit:
+			return
+		}
 	}
 }
 
@@ -130,6 +148,10 @@ func (m *fakeMaster) call(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, c := range b.Calls {
 		m.calls <- c
+		if u := c.StatusUpdate; m.autoAck && c.Type == agentapi.CallStatusUpdate {
+			m.events <- agentapi.Event{Type: agentapi.EventAcknowledge, Acknowledge: &agentapi.Acknowledge{
+				FrameworkID: u.FrameworkID, TaskID: u.Status.TaskID, UUID: u.Status.UUID}}
+		}
 	}
 	w.WriteHeader(202)
 }
@@ -168,11 +190,23 @@ func (m *fakeMaster) awaitPong(t *testing.T, stream int, agentID string) {
 // testAgent is a running agentd (serve) on a free port.
 type testAgent struct {
 	endpoint string
+	cfg      *config
+	// stop ends serve (SIGTERM's path: the executors of checkpointing
+	// frameworks keep running) and waits for it; it runs at the test's
+	// end if the test did not call it.
+	stop func()
 }
 
 // startAgent runs serve with args added to a test agent's flags, and
 // stops it at the test's end.
 func startAgent(t *testing.T, args ...string) *testAgent {
+	t.Helper()
+	return startAgentWith(t, nil, args...)
+}
+
+// startAgentWith is startAgent with a change to the parsed config (for
+// what has no flag) before serve starts.
+func startAgentWith(t *testing.T, change func(*config), args ...string) *testAgent {
 	t.Helper()
 	base := []string{"--ip=127.0.0.1", "--port=0", "--hostname=agent1", "--isolation=none",
 		"--registration_backoff_factor=20ms"}
@@ -180,22 +214,29 @@ func startAgent(t *testing.T, args ...string) *testAgent {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if change != nil {
+		change(cfg)
+	}
 	log := testLogger(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &lineWriter{lines: make(chan string, 4)}
 	errc := make(chan error, 1)
 	go func() { errc <- serve(ctx, cfg, log, out) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-errc:
-			if err != nil {
-				t.Errorf("serve: %v", err)
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-errc:
+				if err != nil {
+					t.Errorf("serve: %v", err)
+				}
+			case <-time.After(within):
+				t.Errorf("serve did not return within %v of its context's end", within)
 			}
-		case <-time.After(within):
-			t.Errorf("serve did not return within %v of its context's end", within)
-		}
-	})
+		})
+	}
+	t.Cleanup(stop)
 	listening := regexp.MustCompile(`listening on http://(\S+) `)
 	select {
 	case line := <-out.lines:
@@ -203,7 +244,7 @@ func startAgent(t *testing.T, args ...string) *testAgent {
 		if m == nil {
 			t.Fatalf("agent said %q", line)
 		}
-		return &testAgent{endpoint: m[1]}
+		return &testAgent{endpoint: m[1], cfg: cfg, stop: stop}
 	case err := <-errc:
 		t.Fatalf("serve: %v", err)
 	case <-time.After(within):

@@ -55,8 +55,9 @@ func (a *agent) recordLaunchLocked(t *taskRun) {
 
 // recover reads the checkpoint at start-up. It returns the executors to
 // reconnect to (their processes may still run) or, in cleanup mode, to
-// kill. A host reboot (a new boot id) means nothing survived: the agent
-// starts afresh, as a new agent.
+// kill. A host reboot (a new boot id) means no executor survived: the
+// agent starts afresh, as a new agent, but with the reservations and
+// persistent volumes it had (they belong to the host; see volumes.go).
 func (a *agent) recover(strict bool) ([]*executorRun, error) {
 	st, err := a.ckpt.Recover(strict)
 	if err != nil {
@@ -65,6 +66,21 @@ func (a *agent) recover(strict bool) ([]*executorRun, error) {
 	for _, s := range st.Skipped {
 		a.log.Warn("checkpoint: skipped an unreadable record (--strict=false)", "record", s)
 	}
+	if err := a.recoverResources(st.Resources); err != nil {
+		return nil, err
+	}
+	exs, err := a.recoverRuns(st)
+	if err != nil {
+		return nil, err
+	}
+	// Once the tasks are known, which may still use a volume.
+	a.finishDestroying(st.Resources)
+	return exs, nil
+}
+
+// recoverRuns restores the agent's id, frameworks, executors, tasks and
+// unacknowledged updates.
+func (a *agent) recoverRuns(st checkpoint.State) ([]*executorRun, error) {
 	if st.Agent == nil {
 		return nil, nil
 	}
@@ -157,10 +173,14 @@ func (a *agent) reconnect(exs []*executorRun, timeout time.Duration) {
 // before the restart: its tasks wait only for their updates' acks.
 func (a *agent) finishRecovered(ex *executorRun) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	if len(ex.tasks) == 0 {
+	forget := len(ex.tasks) == 0
+	if forget {
 		delete(a.executors, ex.key)
 		a.ckptErr("remove executor", a.ckpt.RemoveExecutor(ex.key.framework, ex.key.executor))
+	}
+	a.mu.Unlock()
+	if forget {
+		a.gcSandbox(ex.dir)
 	}
 }
 

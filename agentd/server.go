@@ -24,6 +24,7 @@ import (
 	"meseta/agentd/cgroups"
 	"meseta/agentd/executor"
 	"meseta/agentd/sandbox"
+	"meseta/core"
 	"meseta/core/agentapi"
 	"meseta/core/checkpoint"
 	"meseta/core/daemon"
@@ -461,7 +462,10 @@ func (s *server) subscribeOnce(ctx context.Context, client *http.Client, master 
 
 // state is the agent's /state: its id and what it runs, with sandbox
 // directories, and the master it talks to ("master", host:port, "" while
-// there is no leader; the flag's value is under "flags").
+// there is no leader; the flag's value is under "flags"). "resources" is
+// the agent's total, its static resources with its dynamic reservations
+// and persistent volumes applied; "reserved_resources_full" is its
+// reserved part by role, as Mesos shows it.
 func (a *agent) state() map[string]any {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -490,10 +494,14 @@ func (a *agent) state() map[string]any {
 	if a.cg != nil {
 		isolation = string(a.cg.Mode())
 	}
+	reserved := map[string]core.Resources{}
+	for _, r := range a.total.Reserved() {
+		reserved[r.Role()] = append(reserved[r.Role()], r)
+	}
 	st := map[string]any{"id": a.id, "hostname": a.cfg.hostname, "pid": "slave(1)@" + a.endpoint,
 		"version": versionString, "registered": a.registered, "master": a.master,
-		"resources": a.total, "attributes": a.attrs, "executors": exs, "isolation": isolation,
-		"flags": flagenv.Values(a.cfg.fs)}
+		"resources": a.total, "reserved_resources_full": reserved, "attributes": a.attrs, "executors": exs,
+		"isolation": isolation, "flags": flagenv.Values(a.cfg.fs)}
 	if h := a.masterHostnameLocked(); h != "" {
 		st["master_hostname"] = h
 	}

@@ -238,7 +238,11 @@ func (r Resource) String() string {
 		b.WriteString("])")
 	}
 	if r.IsPersistentVolume() {
-		b.WriteString("[" + r.Disk.Persistence.ID + ":" + r.Disk.Volume.ContainerPath + "]")
+		path := ""
+		if r.Disk.Volume != nil { // an invalid volume may still be printed in an error
+			path = r.Disk.Volume.ContainerPath
+		}
+		b.WriteString("[" + r.Disk.Persistence.ID + ":" + path + "]")
 	}
 	if r.Revocable {
 		b.WriteString("{REV}")

@@ -55,6 +55,8 @@ func TestCorruption(t *testing.T) {
 			func(st *State) { dropTask(st, "t2") }, "empty task framework id"},
 		{"agent", agent, `{"agent_id": 7}`, []string{agent},
 			func(st *State) { st.Agent = nil }, "unreadable value"},
+		{"unreserved checkpointed resources", "resources", `{"resources":[{"name":"cpus","type":"SCALAR","scalar":{"value":1}}]}`,
+			[]string{"resources"}, func(st *State) {}, "neither dynamically reserved nor a persistent volume"},
 		{"first update", t1u1, `[]`, []string{t1u1},
 			func(st *State) { st.Updates[t1Updates] = st.Updates[t1Updates][1:] }, "unreadable value"},
 		{"executor takes its tasks and their updates along", e1, `{"framework_id":`,

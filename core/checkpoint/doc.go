@@ -8,6 +8,11 @@
 //
 //   - the agent: its id and info, the host's boot id at registration
 //     ([BootID]) and the registration time ([AgentRecord]);
+//   - the agent's checkpointed resources, its dynamic reservations and
+//     persistent volumes as the master last gave them, with the volumes
+//     whose directories agentd is deleting ([ResourcesRecord]). They
+//     describe the host rather than the agent id, so [Store.Reset] keeps
+//     them;
 //   - frameworks ([FrameworkRecord]); agentd records only those that
 //     registered with checkpoint: true;
 //   - executors ([ExecutorRecord]): the executor info and what finding
@@ -29,11 +34,13 @@
 //
 // # Layout
 //
-// Format version 1. Keys are byte strings; values are JSON (the struct
-// tags of the record types, and agentapi.StatusUpdate's).
+// Format version 2. Keys are byte strings; values are JSON (the struct
+// tags of the record types, and agentapi.StatusUpdate's; resources in the
+// Mesos v1 JSON form of core.Resource).
 //
-//	meta/format                                   "1": the layout version
+//	meta/format                                   "2" (or "1"): the layout version
 //	agent                                         AgentRecord
+//	resources                                     ResourcesRecord
 //	framework/<fw>                                FrameworkRecord
 //	framework/<fw>/executor/<executor>            ExecutorRecord
 //	framework/<fw>/task/<task>                    TaskRecord
@@ -47,22 +54,26 @@
 // empty one). Everything under a framework shares the prefix
 // framework/<fw>/, so removing a framework is one range deletion.
 //
-// Open writes meta/format into an empty database. A database with
-// another version, or a non-empty one without the key, opens (so that
+// Version 1 is version 2 without the resources key. Open writes "2"
+// into an empty database. A version-1 database is read and written as it
+// is (Reset keeps its version too), so that the build before this one can
+// still read it, until the first [Store.SetResources] raises it to "2" in
+// the same write as the record it could not read. A database with another
+// version, or a non-empty one without the key, opens (so that
 // [Store.Keys] can list it and [Store.Reset] can wipe it) but Recover and
 // every other write fail with [ErrFormat], strict or not: this build
 // cannot know what another version's records mean.
 //
 // # Durability
 //
-// SetAgent, PutExecutor, AppendUpdate, AckUpdate and Reset are synced
-// (the Pebble WAL is fsynced before they return). PutFramework, PutTask
-// and the Removes are not: a crash may lose them. The WAL is one ordered
-// log, so a synced write makes every earlier write durable too; in the
-// order agentd writes (framework, executor; task, its first update) the
-// unsynced records are made durable by the synced one that follows. A
-// lost Remove only brings back a record that agentd will find stale at
-// recovery (its executor is gone).
+// SetAgent, SetResources, PutExecutor, AppendUpdate, AckUpdate and Reset
+// are synced (the Pebble WAL is fsynced before they return).
+// PutFramework, PutTask and the Removes are not: a crash may lose them.
+// The WAL is one ordered log, so a synced write makes every earlier write
+// durable too; in the order agentd writes (framework, executor; task, its
+// first update) the unsynced records are made durable by the synced one
+// that follows. A lost Remove only brings back a record that agentd will
+// find stale at recovery (its executor is gone).
 //
 // # Recovery
 //

@@ -12,7 +12,7 @@ import (
 // id unescapes to itself.
 func FuzzDecodeRecord(f *testing.F) {
 	st := populated()
-	for _, v := range []any{*st.Agent, st.Frameworks["f1"], st.Executors[0], st.Tasks[0], st.Updates[[2]string{"f1", "t1"}][0]} {
+	for _, v := range []any{*st.Agent, resourcesRec(), st.Frameworks["f1"], st.Executors[0], st.Tasks[0], st.Updates[[2]string{"f1", "t1"}][0]} {
 		b, err := encode(v)
 		if err != nil {
 			f.Fatal(err)
@@ -22,12 +22,14 @@ func FuzzDecodeRecord(f *testing.F) {
 	for _, s := range []string{
 		"", "null", "{}", "[]", `{"agent_id":"a"} x`, `{"info":{"id":{"value":"f"}}}`,
 		`{"framework_id":"f","executor_id":"e","info":{"task_id":{"value":"t"}},"state":"TASK_RUNNING"}`,
-		"framework/a%2Fb/task/t/update/0000000000000001", "framework/%ZZ", "agent", "meta/format",
+		"framework/a%2Fb/task/t/update/0000000000000001", "framework/%ZZ", "agent", "meta/format", "resources",
+		`{"resources":[{"name":"disk","type":"SCALAR","scalar":{"value":1},"reservations":[{"type":"DYNAMIC","role":"r"}]}]}`,
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		roundTrip(t, data, decodeAgent, func(r *AgentRecord) key { return key{kind: kindAgent} })
+		roundTrip(t, data, decodeResources, func(r *ResourcesRecord) key { return key{kind: kindResources} })
 		roundTrip(t, data, decodeFramework, (*FrameworkRecord).key)
 		roundTrip(t, data, decodeExecutor, (*ExecutorRecord).key)
 		roundTrip(t, data, decodeTask, (*TaskRecord).key)

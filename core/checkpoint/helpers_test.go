@@ -101,6 +101,30 @@ func taskRec(fw, ex, id string, state mesos.TaskState) TaskRecord {
 	}
 }
 
+// resourcesRec is a checkpointed set with every kind of entry: cpus:1
+// reserved for the hierarchical role "db/ml" (with a principal and
+// labels), a 64 MB RW volume "data" and a shared RO volume "logs" on disk
+// reserved the same way, and a volume "old" being destroyed.
+func resourcesRec() ResourcesRecord {
+	reserve := func(text string) core.Resources {
+		return core.MustParseResources(text).Reserve(core.Reservation{Type: core.Dynamic, Role: "db/ml", Principal: "ops",
+			Labels: []core.Label{{Key: "k", Value: "v"}}})
+	}
+	volume := func(id, path string, mode core.VolumeMode, shared bool) core.Resource {
+		v := reserve("disk:64")[0]
+		v.Disk = &core.DiskInfo{Persistence: &core.Persistence{ID: id, Principal: "ops"},
+			Volume: &core.Volume{ContainerPath: path, Mode: mode}}
+		v.Shared = shared
+		return v
+	}
+	res, err := core.NewResources(append(reserve("cpus:1"), volume("data", "data", core.RW, false),
+		volume("logs", "var/log", core.RO, true))...)
+	if err != nil {
+		panic(err)
+	}
+	return ResourcesRecord{Resources: res, Destroying: core.Resources{volume("old", "old", core.RW, false)}}
+}
+
 // update is the n-th update of a task; its uuid is "u<n>".
 func update(fw, task string, n int, state mesos.TaskState) agentapi.StatusUpdate {
 	return agentapi.StatusUpdate{

@@ -11,10 +11,15 @@ import (
 const (
 	keyFormat       = "meta/format"
 	keyAgent        = "agent"
+	keyResources    = "resources"
 	prefixFramework = "framework/"
 
-	// formatVersion is the layout version this build writes and reads.
-	formatVersion = "1"
+	// formatVersion is the layout version this build writes (into a new
+	// checkpoint, and with the first resources record).
+	formatVersion = "2"
+	// formatV1 is the layout before the resources record. It is a subset
+	// of version 2, so this build reads it as it is.
+	formatV1 = "1"
 
 	seqDigits = 16 // an update's sequence number: 16 lowercase hex digits
 )
@@ -25,6 +30,7 @@ type keyKind uint8
 const (
 	kindFormat keyKind = iota + 1
 	kindAgent
+	kindResources
 	kindFramework
 	kindExecutor
 	kindTask
@@ -56,6 +62,8 @@ func (k key) String() string {
 		return keyFormat
 	case kindAgent:
 		return keyAgent
+	case kindResources:
+		return keyResources
 	case kindFramework:
 		return prefixFramework + escape(k.framework)
 	case kindExecutor:
@@ -95,6 +103,8 @@ func parseKey(s string) (key, error) {
 		return key{kind: kindFormat}, nil
 	case keyAgent:
 		return key{kind: kindAgent}, nil
+	case keyResources:
+		return key{kind: kindResources}, nil
 	}
 	parts := strings.Split(s, "/")
 	if parts[0] != "framework" {

@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"meseta/core"
 	"meseta/core/agentapi"
 	"meseta/core/mesos"
 )
@@ -22,6 +23,22 @@ type AgentRecord struct {
 	// rebooted, so no executor survived.
 	BootID     string    `json:"boot_id,omitempty"`
 	Registered time.Time `json:"registered"`
+}
+
+// ResourcesRecord is the agent's checkpointed resources: its dynamic
+// reservations and persistent volumes, as the master last gave them
+// (CHECKPOINT_RESOURCES). They belong to the host rather than to an agent
+// id (the volumes' data lives in the work_dir), so Reset keeps them.
+type ResourcesRecord struct {
+	// Resources is the whole set: every entry dynamically reserved or a
+	// persistent volume, none revocable.
+	Resources core.Resources `json:"resources,omitempty"`
+	// Destroying holds the persistent volumes that the set no longer has
+	// and whose directories agentd has not yet deleted: it writes them
+	// here with the new set, deletes them, and writes the set again
+	// without them, so that a crash in between leaves the deletion to
+	// finish at recovery rather than the data behind for good.
+	Destroying core.Resources `json:"destroying,omitempty"`
 }
 
 // FrameworkRecord is a framework with tasks on this agent. agentd records
@@ -71,6 +88,33 @@ func (r *AgentRecord) check() error {
 	}
 	if id := r.Info.ID.Val(); id != "" && id != r.AgentID {
 		return badRecord("agent id %q, but info.id %q", r.AgentID, id)
+	}
+	return nil
+}
+
+func (r *ResourcesRecord) check() error {
+	if err := errors.Join(r.Resources.Validate(), r.Destroying.Validate()); err != nil {
+		return badRecord("resources: %v", err)
+	}
+	for i := range r.Resources {
+		res := &r.Resources[i]
+		if res.Revocable || !res.IsDynamicallyReserved() && !res.IsPersistentVolume() {
+			return badRecord("resources: %v is neither dynamically reserved nor a persistent volume", core.Resources{*res})
+		}
+	}
+	for _, rs := range []core.Resources{r.Resources, r.Destroying} {
+		for i := range rs {
+			if rs[i].IsPersistentVolume() {
+				if err := core.ValidatePersistenceID(rs[i].Disk.Persistence.ID); err != nil {
+					return badRecord("resources: %v", err)
+				}
+			}
+		}
+	}
+	for i := range r.Destroying {
+		if !r.Destroying[i].IsPersistentVolume() {
+			return badRecord("resources: destroying %v, which is not a persistent volume", core.Resources{r.Destroying[i]})
+		}
 	}
 	return nil
 }
@@ -143,6 +187,14 @@ func decodeAgent(b []byte) (AgentRecord, error) {
 	var r AgentRecord
 	if err := decodeChecked(b, &r, r.check); err != nil {
 		return AgentRecord{}, err
+	}
+	return r, nil
+}
+
+func decodeResources(b []byte) (ResourcesRecord, error) {
+	var r ResourcesRecord
+	if err := decodeChecked(b, &r, r.check); err != nil {
+		return ResourcesRecord{}, err
 	}
 	return r, nil
 }

@@ -13,7 +13,10 @@ import (
 // State is everything Recover read back.
 type State struct {
 	// Agent is nil when no agent record exists (a new agent, or after Reset).
-	Agent      *AgentRecord
+	Agent *AgentRecord
+	// Resources is the checkpointed resources, empty when none were
+	// recorded (or when a non-strict Recover skipped the record).
+	Resources  ResourcesRecord
 	Frameworks map[string]FrameworkRecord // by framework id
 	// Executors and Tasks are in key order: by framework, then by id
 	// (escaped ids compare as their escaped bytes).
@@ -116,6 +119,9 @@ func (s *Store) loadLocked() (State, []*CorruptError, error) {
 		case kindAgent:
 			r, e := decodeAgent(v)
 			rec, want, err = r, k, e
+		case kindResources:
+			r, e := decodeResources(v)
+			rec, want, err = r, k, e
 		case kindFramework:
 			r, e := decodeFramework(v)
 			rec, want, err = r, r.key(), e
@@ -140,6 +146,8 @@ func (s *Store) loadLocked() (State, []*CorruptError, error) {
 		switch r := rec.(type) {
 		case AgentRecord:
 			st.Agent = &r
+		case ResourcesRecord:
+			st.Resources = r
 		case FrameworkRecord:
 			st.Frameworks[k.framework] = r
 		case ExecutorRecord:

@@ -68,17 +68,21 @@ func (e *CorruptError) Is(target error) bool { return target == ErrCorrupt }
 type Store struct {
 	dir string
 
-	mu        sync.Mutex // guards everything below, and every read and write of db
-	db        *pebble.DB
-	closed    bool
-	formatErr error // non-nil: the database is not of formatVersion; only Reset may write
+	mu     sync.Mutex // guards everything below, and every read and write of db
+	db     *pebble.DB
+	closed bool
+	// version is the database's format version, formatV1 or
+	// formatVersion, when formatErr is nil.
+	version   string
+	formatErr error // non-nil: the database is of no version this build reads; only Reset may write
 }
 
 // Open opens the checkpoint in dir, creating dir and an empty checkpoint
-// (with the format-version key) if needed. Open succeeds on a database of
-// another format version, so that Keys can list it and Reset can wipe it,
-// but Recover and the other writes then fail with ErrFormat. Pebble locks
-// the directory: a second Open of it fails until the first is closed.
+// (with the format-version key) if needed. A version-1 checkpoint opens as
+// it is (see SetResources). Open succeeds on a database of another format
+// version, so that Keys can list it and Reset can wipe it, but Recover and
+// the other writes then fail with ErrFormat. Pebble locks the directory:
+// a second Open of it fails until the first is closed.
 func Open(dir string) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("checkpoint: %w", err)
@@ -113,15 +117,17 @@ func (s *Store) initFormat() error {
 		if err := s.db.Set([]byte(keyFormat), []byte(formatVersion), pebble.Sync); err != nil {
 			return fmt.Errorf("checkpoint: open %s: initialize: %w", s.dir, err)
 		}
+		s.version = formatVersion
 	case err != nil:
 		return fmt.Errorf("checkpoint: open %s: read format version: %w", s.dir, err)
 	default:
 		ver := string(v)
 		closer.Close()
-		if ver != formatVersion {
-			s.formatErr = fmt.Errorf("%w: %s holds checkpoint format version %q; this build reads version %q",
-				ErrFormat, s.dir, ver, formatVersion)
+		if ver != formatVersion && ver != formatV1 {
+			s.formatErr = fmt.Errorf("%w: %s holds checkpoint format version %q; this build reads versions %q and %q",
+				ErrFormat, s.dir, ver, formatV1, formatVersion)
 		}
+		s.version = ver
 	}
 	return nil
 }
@@ -168,6 +174,39 @@ func (s *Store) SetAgent(r AgentRecord) error {
 		return err
 	}
 	return s.set(pebble.Sync, key{kind: kindAgent}, r)
+}
+
+// SetResources records (or replaces) the agent's checkpointed resources,
+// synced: agentd deletes a destroyed volume's data only once the set
+// without it is durable. The first one written into a version-1
+// checkpoint also raises its format version to 2, in the same write,
+// since a version-1 build could not read the record.
+func (s *Store) SetResources(r ResourcesRecord) error {
+	if err := r.check(); err != nil {
+		return err
+	}
+	val, err := encode(r)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.writableLocked(); err != nil {
+		return err
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	k := key{kind: kindResources}
+	errs := []error{b.Set(k.bytes(), val, nil)}
+	if s.version != formatVersion {
+		errs = append(errs, b.Set([]byte(keyFormat), []byte(formatVersion), nil))
+	}
+	errs = append(errs, b.Commit(pebble.Sync))
+	if err := errors.Join(errs...); err != nil {
+		return s.writeErr(k, err)
+	}
+	s.version = formatVersion
+	return nil
 }
 
 // PutFramework records (or replaces) a framework. Not synced: it becomes
@@ -467,14 +506,34 @@ func (s *Store) AckUpdate(frameworkID, taskID string, uuid []byte) error {
 	return nil
 }
 
-// Reset forgets everything but the format version (the agent was removed
-// by the master, or the host rebooted), synced. It also turns a database
-// of another format version into an empty checkpoint of this one.
+// Reset forgets everything but the format version and the checkpointed
+// resources (the agent was removed by the master, or the host rebooted),
+// synced. The resources stay because they describe the host, not the
+// agent id: a new agent on the same work_dir still holds the volumes'
+// data and reports them when it registers, as a Mesos agent does after a
+// reboot. An unreadable resources record goes like the rest, so that
+// what Reset leaves, a strict Recover reads. Reset also turns a database
+// of another format version into an empty checkpoint of this one,
+// resources and all.
 func (s *Store) Reset() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return ErrClosed
+	}
+	version, resources := formatVersion, []byte(nil)
+	if s.formatErr == nil {
+		version = s.version
+		v, closer, err := s.db.Get([]byte(keyResources))
+		switch {
+		case err == nil:
+			if _, err := decodeResources(v); err == nil {
+				resources = bytes.Clone(v)
+			}
+			closer.Close()
+		case !errors.Is(err, pebble.ErrNotFound):
+			return fmt.Errorf("checkpoint: reset %s: %w", s.dir, err)
+		}
 	}
 	it, err := s.db.NewIter(nil)
 	if err != nil {
@@ -507,13 +566,16 @@ func (s *Store) Reset() error {
 			errs = append(errs, b.DeleteRange(r[0], r[1], nil))
 		}
 	}
-	errs = append(errs,
-		b.Set(format, []byte(formatVersion), nil),
-		b.Commit(pebble.Sync))
+	// A batch applies in order: the sets after the range deletions stand.
+	errs = append(errs, b.Set(format, []byte(version), nil))
+	if resources != nil {
+		errs = append(errs, b.Set([]byte(keyResources), resources, nil))
+	}
+	errs = append(errs, b.Commit(pebble.Sync))
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("checkpoint: reset %s: %w", s.dir, err)
 	}
-	s.formatErr = nil
+	s.version, s.formatErr = version, nil
 	return nil
 }
 

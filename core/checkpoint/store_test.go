@@ -256,7 +256,7 @@ func TestIDEscaping(t *testing.T) {
 
 func TestParseKey(t *testing.T) {
 	good := []string{
-		"meta/format", "agent", "framework/f", "framework/a%2Fb", "framework/f/executor/e",
+		"meta/format", "agent", "resources", "framework/f", "framework/a%2Fb", "framework/f/executor/e",
 		"framework/f/task/t", "framework/f/task/t/update/00000000000000ff",
 	}
 	for _, k := range good {
@@ -268,7 +268,7 @@ func TestParseKey(t *testing.T) {
 		}
 	}
 	bad := []string{
-		"", "meta/other", "agent/x", "framework", "framework/", "framework/f/", "framework//executor/e",
+		"", "meta/other", "agent/x", "resources/x", "framework", "framework/", "framework/f/", "framework//executor/e",
 		"framework/f/executor", "framework/f/job/j", "framework/f/executor/e/task/t",
 		"framework/a%2fb", // lowercase hex
 		"framework/a%41",  // needlessly escaped 'A'
@@ -314,8 +314,8 @@ func TestFormatVersion(t *testing.T) {
 		tamper func(s *Store)
 		want   string
 	}{
-		{"version 2", func(s *Store) { setRaw(t, s, keyFormat, []byte("2")) },
-			`holds checkpoint format version "2"; this build reads version "1"`},
+		{"version 3", func(s *Store) { setRaw(t, s, keyFormat, []byte("3")) },
+			`holds checkpoint format version "3"; this build reads versions "1" and "2"`},
 		{"no version", func(s *Store) {
 			s.mu.Lock()
 			defer s.mu.Unlock()
