@@ -157,6 +157,8 @@ func (s *server) standbyState() master.State {
 
 func (s *server) masterError(ctx *fasthttp.RequestCtx, err error) {
 	switch {
+	case errors.Is(err, master.ErrConflict):
+		daemon.WriteError(ctx, 409, err.Error())
 	case errors.Is(err, master.ErrForbidden):
 		daemon.WriteError(ctx, 403, err.Error())
 	case errors.Is(err, master.ErrBadRequest), errors.Is(err, master.ErrNotSupported):

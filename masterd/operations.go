@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -59,11 +58,7 @@ func (s *server) operations(ctx *fasthttp.RequestCtx, m *master.Master, path str
 		return true
 	}
 	if err := m.OperatorOperation(o.op, agent, res, time.Now()); err != nil {
-		if errors.Is(err, master.ErrConflict) {
-			daemon.WriteError(ctx, 409, err.Error())
-		} else {
-			s.masterError(ctx, err)
-		}
+		s.masterError(ctx, err)
 		return true
 	}
 	ctx.SetStatusCode(202)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"mime"
 	"strings"
 	"time"
@@ -45,7 +44,7 @@ func (s *server) quotaWeights(ctx *fasthttp.RequestCtx, m *master.Master, path s
 			return true
 		}
 		if err := m.RemoveQuota(path[len("/quota/"):], time.Now()); err != nil {
-			s.quotaError(ctx, err)
+			s.masterError(ctx, err)
 			return true
 		}
 		ctx.SetStatusCode(200)
@@ -73,7 +72,7 @@ func (s *server) setQuota(ctx *fasthttp.RequestCtx, m *master.Master) {
 		err = m.SetQuota(req, time.Now())
 	}
 	if err != nil {
-		s.quotaError(ctx, err)
+		s.masterError(ctx, err)
 		return
 	}
 	ctx.SetStatusCode(200)
@@ -88,20 +87,10 @@ func (s *server) setWeights(ctx *fasthttp.RequestCtx, m *master.Master) {
 		err = m.SetWeights(ws, time.Now())
 	}
 	if err != nil {
-		s.quotaError(ctx, err)
+		s.masterError(ctx, err)
 		return
 	}
 	ctx.SetStatusCode(200)
-}
-
-// quotaError answers an error of the quota and weights calls: 409 for an
-// overcommit, as Mesos, else as masterError.
-func (s *server) quotaError(ctx *fasthttp.RequestCtx, err error) {
-	if errors.Is(err, master.ErrQuotaOvercommit) {
-		daemon.WriteError(ctx, 409, err.Error())
-		return
-	}
-	s.masterError(ctx, err)
 }
 
 // jsonBody refuses a protobuf body (415), the one Content-Type meseta

@@ -84,6 +84,9 @@ var (
 	// ErrNotSupported: a valid request meseta does not implement yet
 	// (HTTP 400 with a message saying so).
 	ErrNotSupported = errors.New("master: not supported yet")
+	// ErrConflict: the request is valid but what it needs is in use, or
+	// it would overcommit the cluster (HTTP 409, as Mesos answers).
+	ErrConflict = errors.New("master: conflict")
 	// ErrRecoveryLimit: after a failover, more of the agents recovered
 	// from the registry failed to re-register than
 	// RecoveryAgentRemovalLimit allows. The master changed nothing and

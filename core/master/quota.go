@@ -104,9 +104,9 @@ const (
 const maxWeight = 1e9
 
 // ErrQuotaOvercommit: the quota guarantees would exceed the cluster's
-// capacity and the request did not say "force". Such errors wrap
-// ErrBadRequest too; masterd answers them 409 Conflict, as Mesos does.
-var ErrQuotaOvercommit = errors.New("master: quota guarantees exceed the cluster's capacity")
+// capacity and the request did not say "force". It is an ErrConflict
+// (409, as Mesos answers), and such errors wrap ErrBadRequest too.
+var ErrQuotaOvercommit = fmt.Errorf("%w: quota guarantees exceed the cluster's capacity", ErrConflict)
 
 // QuotaRequest is the body of POST /quota: Mesos's quota.QuotaRequest.
 type QuotaRequest struct {

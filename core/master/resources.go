@@ -51,10 +51,6 @@ const (
 	operationsKey = "operation/"
 )
 
-// ErrConflict: an operator operation needs resources that are in use
-// (HTTP 409, as Mesos answers).
-var ErrConflict = fmt.Errorf("master: conflict")
-
 // operation is an operation status waiting for the framework's
 // acknowledgement.
 type operation struct {
