@@ -301,13 +301,19 @@ func (m *Master) drainLocked() {
 		if len(batch) == 0 {
 			return
 		}
+		// Frameworks hear of their offers in the order the allocator
+		// made them, so that a drain is deterministic.
 		byFW := map[*framework][]mesos.Offer{}
+		var order []*framework
 		for _, out := range batch {
 			for _, r := range out.Rescinds {
 				m.rescindLocked(r)
 			}
 			for _, o := range out.Offers {
 				if mo, fw := m.makeOfferLocked(o); fw != nil {
+					if _, ok := byFW[fw]; !ok {
+						order = append(order, fw)
+					}
 					byFW[fw] = append(byFW[fw], mo)
 				}
 			}
@@ -315,7 +321,8 @@ func (m *Master) drainLocked() {
 				m.revokeLocked(rv)
 			}
 		}
-		for fw, offers := range byFW {
+		for _, fw := range order {
+			offers := byFW[fw]
 			m.metrics.OffersSent += uint64(len(offers))
 			fw.send(&mesos.Event{Type: mesos.EventOffers, Offers: &mesos.Offers{Offers: offers}})
 		}
