@@ -74,7 +74,7 @@ func (s *server) handle(ctx *fasthttp.RequestCtx) {
 	case "/metrics":
 		s.prometheus(ctx, s.metrics(m))
 	default:
-		if !s.quotaWeights(ctx, m, path) && !s.operations(ctx, m, path) && !s.ui(ctx, m, path) {
+		if !s.quotaWeights(ctx, m, path) && !s.operations(ctx, m, path) && !s.maintenance(ctx, m, path) && !s.ui(ctx, m, path) {
 			daemon.WriteError(ctx, 404, fmt.Sprintf("no endpoint %s", path))
 		}
 	}

@@ -57,6 +57,10 @@ type agent struct {
 	// again, even on an executor with the same id.
 	refusedTasks     map[taskKey]bool
 	refusedExecutors map[executorKey]bool
+
+	// machine is the agent's machine while it is in the maintenance
+	// schedule (maintenance.go).
+	machine *machine
 }
 
 type executorKey struct{ framework, executor string }
@@ -159,6 +163,9 @@ func (m *Master) SubscribeAgent(conn AgentConn, call *agentapi.Call, now time.Ti
 	if err != nil {
 		return "", badRequest("register.agent_info.resources: %v", err)
 	}
+	if err := m.refuseDownLocked(conn, reg); err != nil {
+		return "", err
+	}
 	if call.Type == agentapi.CallRegister {
 		return m.registerLocked(conn, reg, static, now)
 	}
@@ -170,6 +177,19 @@ func (m *Master) SubscribeAgent(conn AgentConn, call *agentapi.Call, now time.Ti
 		return "", fmt.Errorf("%w: agent %s was removed", ErrForbidden, id)
 	}
 	return m.reregisterLocked(conn, reg, static, now)
+}
+
+// refuseDownLocked refuses an agent on a machine that is down for
+// maintenance, as SubscribeAgent refuses a removed one.
+func (m *Master) refuseDownLocked(conn AgentConn, reg *agentapi.Register) error {
+	if !m.machineDownLocked(reg.AgentInfo.Hostname, reg.Endpoint) {
+		return nil
+	}
+	mid := machineOf(reg.AgentInfo.Hostname, reg.Endpoint)
+	conn.Send(&agentapi.Event{Type: agentapi.EventShutdown, Shutdown: &agentapi.Shutdown{
+		Message: fmt.Sprintf("Machine %s is down for maintenance", mid)}})
+	conn.Close()
+	return fmt.Errorf("%w: machine %s is down for maintenance", ErrForbidden, mid)
 }
 
 func (m *Master) registerLocked(conn AgentConn, reg *agentapi.Register, static core.Resources, now time.Time) (string, error) {
@@ -197,6 +217,7 @@ func (m *Master) registerLocked(conn AgentConn, reg *agentapi.Register, static c
 		return "", badRequest("register: %v", err)
 	}
 	m.agents[id] = ag
+	m.joinMachineLocked(ag)
 	m.sendRegistered(ag)
 	if push {
 		ag.sendCheckpointed(cp)
@@ -275,6 +296,7 @@ func (m *Master) reregisterLocked(conn AgentConn, reg *agentapi.Register, static
 	}
 	ag.lastPing, ag.misses, ag.ponged = now, 0, false
 	m.reregisteredLocked(id)
+	m.joinMachineLocked(ag)
 
 	// Frameworks the master does not know yet (it restarted) come back as
 	// "recovered" until they re-subscribe.
@@ -611,24 +633,61 @@ func (m *Master) markUnreachableLocked(ag *agent, now time.Time, why string) {
 		return
 	}
 	m.log.Warn("agent unreachable", "agent", ag.id, "reason", why)
-	msg := fmt.Sprintf("Agent %s is unreachable: %s", ag.id, why)
+	m.dropAgentLocked(ag, mesos.TaskUnreachable, mesos.ReasonAgentRemoved, fmt.Sprintf("Agent %s is unreachable: %s", ag.id, why), now)
+}
+
+// removeAgentLocked removes an agent for good, as Mesos's removeSlave
+// does for /machine/down: the registry records it gone first, then its
+// tasks are reported (TASK_GONE_BY_OPERATOR to partition-aware
+// frameworks, TASK_LOST to the others), its frameworks told, its
+// resources leave the allocator, and its stream is closed. The agent was
+// told to shut down; under its old id it is refused from now on.
+func (m *Master) removeAgentLocked(ag *agent, now time.Time, why string) {
+	ops := []registry.Op{{Kind: registry.RemoveAgent, AgentID: ag.id, Time: now}}
+	if _, ok := m.resources[ag.id]; ok {
+		// Its id is gone for good; the agent reports its reservations
+		// again when it registers as a new agent.
+		ops = append(ops, registry.Op{Kind: registry.DeleteValue, Key: resourcesKey + ag.id})
+	}
+	if err := m.applyLocked(ops...); err != nil && !errors.Is(err, registry.ErrUnknownAgent) {
+		m.log.Error("registry refused to remove agent; it stays until it fails its health checks", "agent", ag.id, "err", err)
+		return
+	}
+	delete(m.resources, ag.id)
+	m.log.Warn("agent removed", "agent", ag.id, "reason", why)
+	m.dropAgentLocked(ag, mesos.TaskGoneByOperator, mesos.ReasonAgentRemovedByOperator, fmt.Sprintf("Agent %s removed: %s", ag.id, why), now)
+}
+
+// dropAgentLocked is the end of markUnreachableLocked and
+// removeAgentLocked, once the registry has recorded the agent's fate: a
+// partition-aware framework's live tasks there go to state with reason,
+// the others' to TASK_LOST with REASON_AGENT_REMOVED; every framework gets
+// FAILURE for the agent; and the agent leaves the allocator and the
+// master.
+func (m *Master) dropAgentLocked(ag *agent, state mesos.TaskState, reason, msg string, now time.Time) {
 	for key, t := range ag.tasks {
 		fw := m.frameworks[key.framework]
 		if fw == nil || t.state.Terminal() {
 			continue
 		}
-		state := fw.lostState(mesos.TaskUnreachable)
-		s := masterStatus(t.id, ag.id, state, mesos.ReasonAgentRemoved, msg, now)
-		s.UnreachableTime = &mesos.TimeInfo{Nanoseconds: now.UnixNano()}
-		m.setTaskStateLocked(t, state)
+		st, why := fw.lostState(state), reason
+		if st != state {
+			why = mesos.ReasonAgentRemoved
+		}
+		s := masterStatus(t.id, ag.id, st, why, msg, now)
+		if state == mesos.TaskUnreachable {
+			s.UnreachableTime = &mesos.TimeInfo{Nanoseconds: now.UnixNano()}
+		}
+		m.setTaskStateLocked(t, st)
 		t.recovered = true // RemoveAgent below frees everything on the agent (in the allocator)
-		if state.Terminal() {
-			m.metrics.TaskStates[state]++
+		if st.Terminal() {
+			m.metrics.TaskStates[st]++
 		}
 		t.statuses = append(t.statuses, s)
 		fw.send(updateEvent(s))
 		m.completeTaskLocked(fw, t)
 	}
+	m.leaveMachineLocked(ag)
 	_ = m.alloc.RemoveAgent(alloc.AgentID(ag.id)) // rescinds its offers
 	for _, fw := range m.frameworks {
 		fw.send(&mesos.Event{Type: mesos.EventFailure, Failure: &mesos.Failure{AgentID: &mesos.ID{Value: ag.id}}})

@@ -66,7 +66,9 @@
 // keys: roles' quotas ("quota/<role>") and weights ("weight/<role>",
 // quota.go); each agent's dynamic reservations and persistent volumes
 // ("resources/<agent id>"); and operation statuses not yet acknowledged
-// ("operation/<framework id>/<operation id>", resources.go). Everything
+// ("operation/<framework id>/<operation id>", resources.go); and the
+// maintenance schedule with the machines that are down ("maintenance",
+// maintenance.go). Everything
 // else (frameworks, tasks, offers) is soft state, rebuilt from
 // re-registering agents and re-subscribing frameworks.
 //

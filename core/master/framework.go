@@ -210,6 +210,8 @@ func (m *Master) Subscribe(conn Conn, call *mesos.Call, now time.Time) (Subscrib
 		}
 	}
 	m.resendOperationsLocked(fw)
+	m.forgetFrameworkInverseLocked(id, false) // those of its last stream
+	m.inverseOffersLocked(now)
 	// Agents learn the new FrameworkInfo (executors read it).
 	for _, ag := range m.agents {
 		if ag.runsFramework(id) {
@@ -249,6 +251,7 @@ func (m *Master) Disconnected(fwID string, conn Conn, now time.Time) {
 	fw.conn, fw.streamID = nil, ""
 	fw.unregistered = now
 	_ = m.alloc.DeactivateFramework(alloc.FrameworkID(fwID))
+	m.forgetFrameworkInverseLocked(fwID, false)
 	timeout := time.Duration(fw.info.FailoverTimeout * float64(time.Second))
 	fw.failoverAt = now.Add(timeout)
 	m.log.Info("framework disconnected", "framework", fwID, "failover_timeout", timeout)
@@ -292,6 +295,7 @@ func (m *Master) removeFrameworkLocked(fw *framework, now time.Time) {
 	}
 	_ = m.alloc.RemoveFramework(alloc.FrameworkID(fw.id))
 	m.forgetOperationsLocked(fw.id)
+	m.forgetFrameworkInverseLocked(fw.id, true)
 	if fw.conn != nil {
 		fw.conn.Close()
 		fw.conn = nil
@@ -365,6 +369,10 @@ func (m *Master) Call(call *mesos.Call, streamID string, now time.Time) error {
 		// The hierarchical allocator ignores REQUEST; so do we.
 	case mesos.CallUpdateFramework:
 		return m.updateFrameworkLocked(fw, call.UpdateFramework)
+	case mesos.CallAcceptInverseOffers:
+		m.answerInverseOffersLocked(fw, call.AcceptInverseOffers, mesos.InverseOfferAccept, now)
+	case mesos.CallDeclineInverseOffers:
+		m.answerInverseOffersLocked(fw, call.DeclineInverseOffers, mesos.InverseOfferDecline, now)
 	default:
 		return fmt.Errorf("%w: call %s", ErrNotSupported, call.Type)
 	}

@@ -143,6 +143,9 @@ type Master struct {
 	// only writer (/quota and /weights, quota.go).
 	weights map[string]float64
 	quotas  map[string]alloc.Quota
+	// maint is the maintenance schedule, the machines in it and the
+	// inverse offers (maintenance.go).
+	maint maintenance
 
 	// recovering holds the agents recovered from the registry by New that
 	// have not re-registered yet, with the info the registry has for them,
@@ -235,6 +238,7 @@ func New(cfg Config, reg registry.Store, newAlloc func(alloc.Options) (alloc.All
 		tasks:       newTaskIndex(),
 		resources:   map[string]core.Resources{},
 		operations:  map[string]map[string]*operation{},
+		maint:       newMaintenance(),
 	}
 	m.metrics.TaskStates = map[mesos.TaskState]uint64{}
 	m.live.states = map[mesos.TaskState]int{}
@@ -381,6 +385,10 @@ func (m *Master) makeOfferLocked(o alloc.Offer) (mesos.Offer, *framework) {
 		Attributes:     ag.info.Attributes,
 		AllocationInfo: &mesos.AllocationInfo{Role: o.Role},
 	}
+	if mc := ag.machine; mc != nil {
+		u := mc.unavailability
+		mo.Unavailability = &u
+	}
 	for id := range ag.executors[fw.id] {
 		mo.ExecutorIDs = append(mo.ExecutorIDs, mesos.ID{Value: id})
 	}
@@ -432,7 +440,7 @@ func (m *Master) Sweep(now time.Time) {
 }
 
 // Housekeep runs the master's timers at now: agent pings and removals,
-// framework failover timeouts, and the end of the wait for the agents
+// framework failover timeouts, inverse offers, and the end of the wait for the agents
 // recovered from the registry (see recovery.go). masterd calls it several
 // times per agent_ping_timeout.
 //
@@ -444,6 +452,7 @@ func (m *Master) Housekeep(now time.Time) error {
 	defer m.enter(now)()
 	m.pingAgentsLocked(now)
 	m.expireFrameworksLocked(now)
+	m.inverseOffersLocked(now)
 	return m.endRecoveryLocked(now)
 }
 

@@ -77,6 +77,9 @@ func (m *Master) recoverRegistry(now time.Time) error {
 	if err := m.recoverResourcesLocked(st.Values); err != nil {
 		return err
 	}
+	if err := m.recoverMaintenanceLocked(st.Values); err != nil {
+		return err
+	}
 	m.log.Info("registry recovered", "admitted", len(st.Admitted), "unreachable", len(st.Unreachable), "gone", len(st.Gone),
 		"reregister_deadline", m.recoveryDeadline)
 	return nil

@@ -48,6 +48,9 @@ import (
 //	stall FW | unstall FW                   FW's stream stops writing what is sent (it stays queued), or writes it all
 //	restart [reregister-timeout=DURATION] [removal-limit=FRACTION]   a new master on the same registry (a failover)
 //	metrics KEY...                          print these keys of Metrics
+//	maintenance schedule|down|up | maintenance status   /maintenance/schedule, /machine/down and /machine/up
+//	                                        (input: the JSON body), /maintenance/status
+//	inverse FW accept|decline INVERSE... [refuse=SECS]  answer inverse offers
 //
 // tick stops at the first Housekeep error, which it prints: masterd
 // exits on it. After every command the harness checks that the master's
@@ -73,6 +76,7 @@ type harness struct {
 	names   map[string]string
 	ids     map[string]string // test name -> wire id
 	offers  int
+	inverse int // inverse offers seen
 	uuid    byte
 	latest  map[string][]byte // "fw/task" -> last uuid seen by the framework
 	opUUIDs map[string][]byte // operation id -> uuid of its latest status seen
@@ -208,11 +212,17 @@ func (h *harness) describe(ev *mesos.Event) string {
 			h.offers++
 			label := fmt.Sprintf("o%d", h.offers)
 			h.names[o.ID.Value], h.ids[label] = label, o.ID.Value
-			parts = append(parts, fmt.Sprintf("%s=%s:%s(%s)", label, h.name(o.AgentID.Value), o.Resources.Resources, o.AllocationInfo.Role))
+			part := fmt.Sprintf("%s=%s:%s(%s)", label, h.name(o.AgentID.Value), o.Resources.Resources, o.AllocationInfo.Role)
+			if u := o.Unavailability; u != nil {
+				part += " " + h.unavailability(u)
+			}
+			parts = append(parts, part)
 		}
 		return "OFFERS " + strings.Join(parts, " ")
 	case mesos.EventRescind:
 		return "RESCIND " + h.name(ev.Rescind.OfferID.Value)
+	case mesos.EventInverseOffers, mesos.EventRescindInverseOffer:
+		return h.describeInverse(ev)
 	case mesos.EventUpdate:
 		s := ev.Update.Status
 		out := fmt.Sprintf("UPDATE %s %s", s.TaskID.Value, s.State)
@@ -446,6 +456,15 @@ func (h *harness) run(t *testing.T, d *datadriven.TestData) string {
 	case "state":
 		h.check(t, d)
 		return h.state()
+	case "maintenance":
+		// maintenance schedule|down|up (input: the JSON body) | status
+		if pos[0] == "status" {
+			return h.maintenanceStatus()
+		}
+		err = h.maintenance(d, pos[0])
+	case "inverse":
+		// inverse FW accept|decline INVERSE... [refuse=SECS]
+		err = h.answerInverse(d, pos[0], pos[1], pos[2:])
 	case "metrics":
 		ms := h.m.Metrics(h.now)
 		var b strings.Builder
@@ -752,6 +771,9 @@ func (h *harness) state() string {
 // check compares the master's mirror of the registry with the registry,
 // and checks the invariant on Master.recovering.
 func (h *harness) check(t *testing.T, d *datadriven.TestData) {
+	if err := h.checkMaintenance(); err != nil {
+		t.Errorf("%s: %v", d.Pos, err)
+	}
 	rs := h.reg.State()
 	h.m.mu.Lock()
 	defer h.m.mu.Unlock()

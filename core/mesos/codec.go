@@ -41,7 +41,7 @@ var names = func() jsonwire.Names {
 		ReasonExecutorTerminated, ReasonExecutorRegistrationTimeout, ReasonFrameworkRemoved,
 		ReasonInvalidOffers, ReasonReconciliation, ReasonAgentRemoved, ReasonAgentRestarted,
 		ReasonAgentUnknown, ReasonTaskKilledDuringLaunch, ReasonTaskGroupInvalid, ReasonTaskInvalid,
-		ReasonTaskUnknown,
+		ReasonTaskUnknown, ReasonAgentRemovedByOperator,
 		EventSubscribed, EventOffers, EventRescind, EventUpdate, EventMessage, EventFailure, EventError, EventHeartbeat,
 		"*", "SCALAR", "RANGES", "SET", "TEXT",
 	} {
@@ -926,6 +926,17 @@ func appendOffer(dst []byte, o *Offer) ([]byte, bool) {
 		dst = jsonwire.String(dst, o.AllocationInfo.Role)
 		dst = append(dst, '}')
 	}
+	if u := o.Unavailability; u != nil {
+		dst = append(dst, `,"unavailability":{"start":{"nanoseconds":`...)
+		dst = jsonwire.Int(dst, u.Start.Nanoseconds)
+		dst = append(dst, '}')
+		if u.Duration != nil {
+			dst = append(dst, `,"duration":{"nanoseconds":`...)
+			dst = jsonwire.Int(dst, u.Duration.Nanoseconds)
+			dst = append(dst, '}')
+		}
+		dst = append(dst, '}')
+	}
 	return append(dst, '}'), true
 }
 
@@ -969,10 +980,32 @@ func readOffer(r *jsonwire.Reader, o *Offer) {
 			f.Once(r, 8)
 			o.AllocationInfo = new(AllocationInfo)
 			readSingle(r, "role", func() { o.AllocationInfo.Role = r.String() })
+		case "unavailability":
+			f.Once(r, 9)
+			o.Unavailability = readUnavailability(r)
 		default:
 			r.Fail()
 		}
 	}
+}
+
+func readUnavailability(r *jsonwire.Reader) *Unavailability {
+	u := new(Unavailability)
+	var f jsonwire.Seen
+	it := r.Object()
+	for k, ok := r.Field(&it); ok; k, ok = r.Field(&it) {
+		switch string(k) {
+		case "start":
+			f.Once(r, 0)
+			u.Start.Nanoseconds = readNanoseconds(r)
+		case "duration":
+			f.Once(r, 1)
+			u.Duration = &DurationInfo{Nanoseconds: readNanoseconds(r)}
+		default:
+			r.Fail()
+		}
+	}
+	return u
 }
 
 func readURL(r *jsonwire.Reader) *URL {

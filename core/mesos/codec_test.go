@@ -186,6 +186,12 @@ func (g gen) offer() Offer {
 	if g.maybe() {
 		o.AllocationInfo = &AllocationInfo{Role: o.Resources.Role}
 	}
+	if g.rng.IntN(4) == 0 {
+		o.Unavailability = &Unavailability{Start: TimeInfo{Nanoseconds: g.rng.Int64()}}
+		if g.maybe() {
+			o.Unavailability.Duration = &DurationInfo{Nanoseconds: g.rng.Int64() - g.rng.Int64()}
+		}
+	}
 	return o
 }
 

@@ -47,7 +47,7 @@ func jsonError(err error) error {
 	case errors.As(err, &te):
 		field := te.Field
 		if field == "" {
-			return &FieldError{Msg: fmt.Sprintf("malformed JSON: expected an object, got %s", te.Value)}
+			return &FieldError{Msg: fmt.Sprintf("malformed JSON: expected %s, got %s", jsonKind(te.Type.Kind().String()), te.Value)}
 		}
 		return fieldErr(field, "expected %s, got %s", jsonKind(te.Type.Kind().String()), te.Value)
 	case errors.As(err, &se):
@@ -182,6 +182,21 @@ func (c *Call) Validate() error {
 		if len(a.UUID) == 0 {
 			return fieldErr("acknowledge_operation_status.uuid", "required")
 		}
+	case CallAcceptInverseOffers, CallDeclineInverseOffers:
+		body, name := c.AcceptInverseOffers, "accept_inverse_offers"
+		if c.Type == CallDeclineInverseOffers {
+			body, name = c.DeclineInverseOffers, "decline_inverse_offers"
+		}
+		if body == nil {
+			return fieldErr(name, "required for %s", c.Type)
+		}
+		if len(body.InverseOfferIDs) == 0 {
+			return fieldErr(name+".inverse_offer_ids", "required")
+		}
+		if err := validateIDs(name+".inverse_offer_ids", body.InverseOfferIDs); err != nil {
+			return err
+		}
+		return body.Filters.validate(name + ".filters")
 	case CallReconcileOperations:
 		if c.ReconcileOperations != nil {
 			for i, o := range c.ReconcileOperations.Operations {

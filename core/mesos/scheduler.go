@@ -49,6 +49,8 @@ type Call struct {
 
 	AcknowledgeOperationStatus *AcknowledgeOperationStatus `json:"acknowledge_operation_status,omitempty"`
 	ReconcileOperations        *ReconcileOperations        `json:"reconcile_operations,omitempty"`
+	AcceptInverseOffers        *InverseOfferResponse       `json:"accept_inverse_offers,omitempty"`
+	DeclineInverseOffers       *InverseOfferResponse       `json:"decline_inverse_offers,omitempty"`
 }
 
 // Subscribe is SUBSCRIBE's (and UPDATE_FRAMEWORK's) body.
@@ -146,6 +148,8 @@ const (
 	EventHeartbeat  = "HEARTBEAT"
 
 	EventUpdateOperationStatus = "UPDATE_OPERATION_STATUS"
+	EventInverseOffers         = "INVERSE_OFFERS"
+	EventRescindInverseOffer   = "RESCIND_INVERSE_OFFER"
 )
 
 // Event is a scheduler event (scheduler.proto Event).
@@ -160,6 +164,8 @@ type Event struct {
 	Error      *Error      `json:"error,omitempty"`
 
 	UpdateOperationStatus *UpdateOperationStatus `json:"update_operation_status,omitempty"`
+	InverseOffers         *InverseOffers         `json:"inverse_offers,omitempty"`
+	RescindInverseOffer   *RescindInverseOffer   `json:"rescind_inverse_offer,omitempty"`
 }
 
 // UpdateOperationStatus is UPDATE_OPERATION_STATUS's body.

@@ -249,6 +249,7 @@ const (
 	ReasonInvalidOffers               = "REASON_INVALID_OFFERS"
 	ReasonReconciliation              = "REASON_RECONCILIATION"
 	ReasonAgentRemoved                = "REASON_AGENT_REMOVED"
+	ReasonAgentRemovedByOperator      = "REASON_AGENT_REMOVED_BY_OPERATOR"
 	ReasonAgentRestarted              = "REASON_AGENT_RESTARTED"
 	ReasonAgentUnknown                = "REASON_AGENT_UNKNOWN"
 	ReasonTaskKilledDuringLaunch      = "REASON_TASK_KILLED_DURING_LAUNCH"
@@ -360,6 +361,9 @@ type Offer struct {
 	Attributes     []Attribute     `json:"attributes,omitempty"`
 	ExecutorIDs    []ID            `json:"executor_ids,omitempty"`
 	AllocationInfo *AllocationInfo `json:"allocation_info,omitempty"`
+	// Unavailability is set on offers from machines in a maintenance
+	// schedule.
+	Unavailability *Unavailability `json:"unavailability,omitempty"`
 }
 
 // Operation types.
