@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -232,6 +234,7 @@ func TestShardedFoldConcurrent(t *testing.T) {
 		}
 	}
 	done := make(chan struct{})
+	var recovered atomic.Int64
 	var wg, changer sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
@@ -257,12 +260,25 @@ func TestShardedFoldConcurrent(t *testing.T) {
 					t.Error(err)
 					return
 				}
+				recovered.Add(1)
 			}
 		})
 	}
 	changer.Go(func() {
 		r := rand.New(rand.NewPCG(1, 2))
-		for {
+		for next := int64(0); ; next += 16 {
+			// A Recover folds only within the sweep that made its
+			// framework's last offer: let the workers recover a few
+			// times between changes, however the machine schedules
+			// the goroutines (a busy one once starved them of any).
+			for recovered.Load() < next {
+				select {
+				case <-done:
+					return
+				default:
+					runtime.Gosched()
+				}
+			}
 			select {
 			case <-done:
 				return
