@@ -28,6 +28,9 @@ const (
 	RevocableResources
 	GPUResources
 	PartitionAware
+	// SharedResources: the framework may be offered shared resources
+	// (shared persistent volumes); others are never offered them.
+	SharedResources
 )
 
 // Has reports whether c includes all of o.

@@ -33,7 +33,8 @@
 //
 //   - the free resources allocatable to its role (unreserved, or reserved for
 //     the role or one of its ancestors); revocable ones only with
-//     REVOCABLE_RESOURCES;
+//     REVOCABLE_RESOURCES; shared ones (shared persistent volumes, free
+//     however many tasks use them) only with SHARED_RESOURCES (shared.go);
 //   - nothing at all when the framework asks for checkpointing and a does not
 //     checkpoint, or when a has GPUs and the framework lacks GPU_RESOURCES
 //     (unless Options.OfferGPUsToAll);

@@ -12,10 +12,13 @@ import (
 // returns every violation found, joined:
 //
 //   - no agent has offered plus allocated resources exceeding its total, and
-//     no resource (a port, say) is offered or allocated twice;
+//     no resource (a port, say) is offered or allocated twice, except that
+//     allocations may hold any number of copies of a shared resource of
+//     the total while at most one outstanding offer holds it (shared.go);
 //   - an offer is made for a role the resources are allocatable to, to a
 //     framework subscribed to that role, revocable resources only to
-//     REVOCABLE_RESOURCES frameworks, GPU agents only to GPU_RESOURCES
+//     REVOCABLE_RESOURCES frameworks, shared resources only to
+//     SHARED_RESOURCES frameworks, GPU agents only to GPU_RESOURCES
 //     frameworks (unless gpusToAll), and agents that do not checkpoint only
 //     to frameworks that do not ask for it;
 //   - no offer breaks a decline filter that was active when it was made;
@@ -50,8 +53,16 @@ func CheckInvariants(s Snapshot, gpusToAll bool) error {
 			}
 			left = left.Sub(res)
 		}
+		shared := a.Total.Shared()
 		for _, al := range a.Allocations {
-			take(fmt.Sprintf("allocation of %s/%s", al.Framework, al.Role), al.Resources)
+			res := al.Resources
+			if res.HasShared() {
+				if !fits(shared, res.Shared()) {
+					fail("agent %s: allocation of %s/%s holds shared %s not in total %s", a.Info.ID, al.Framework, al.Role, res.Shared(), a.Total)
+				}
+				res = res.NonShared() // allocated copies leave the free one
+			}
+			take(fmt.Sprintf("allocation of %s/%s", al.Framework, al.Role), res)
 			charge(al.Role, unreservedCounted(al.Resources))
 		}
 		for _, r := range a.Total {
@@ -78,6 +89,9 @@ func CheckInvariants(s Snapshot, gpusToAll bool) error {
 				}
 				if r.Revocable && !fw.Info.Capabilities.Has(RevocableResources) {
 					fail("offer %d: revocable %s offered to %s without REVOCABLE_RESOURCES", o.ID, r.Name, o.Framework)
+				}
+				if r.Shared && !fw.Info.Capabilities.Has(SharedResources) {
+					fail("offer %d: shared %s offered to %s without SHARED_RESOURCES", o.ID, r.Name, o.Framework)
 				}
 			}
 			if hasGPUs && !gpusToAll && !fw.Info.Capabilities.Has(GPUResources) {

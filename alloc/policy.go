@@ -172,11 +172,11 @@ func validateWeight(role string, w float64) error {
 
 // offerable returns the part of free that may be offered to a framework
 // with caps in role: resources allocatable to the role, without revocable
-// ones unless the framework takes them.
+// or shared ones unless the framework takes them.
 func offerable(free core.Resources, role string, caps Capability) core.Resources {
-	revocable := caps.Has(RevocableResources)
+	revocable, shared := caps.Has(RevocableResources), caps.Has(SharedResources)
 	return free.Filter(func(r *core.Resource) bool {
-		return r.AllocatableTo(role) && (revocable || !r.Revocable)
+		return r.AllocatableTo(role) && (revocable || !r.Revocable) && (shared || !r.Shared)
 	})
 }
 
@@ -194,7 +194,7 @@ func meetsMin(q core.Quantities, mins []core.Quantities) bool {
 }
 
 // quotaCounted returns the quantities of res that count against quota and
-// DRF: non-revocable scalars.
+// DRF: non-revocable scalars that are not shared (see shared.go).
 func quotaCounted(res core.Resources) core.Quantities {
 	return countedWhere(res, func(r *core.Resource) bool { return true })
 }
@@ -208,7 +208,7 @@ func countedWhere(res core.Resources, keep func(*core.Resource) bool) core.Quant
 	var pairs [8]core.Quantity
 	list := pairs[:0]
 	for i := range res {
-		if r := &res[i]; !r.Revocable && r.Type == core.Scalar && keep(r) {
+		if r := &res[i]; !r.Revocable && !r.Shared && r.Type == core.Scalar && keep(r) {
 			list = append(list, core.Quantity{Name: r.Name, Value: r.Scalar})
 		}
 	}

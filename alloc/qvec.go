@@ -162,7 +162,8 @@ func mustIndex(names []string, name string) int {
 type vecKind uint8
 
 const (
-	// counted: non-revocable scalars (what DRF and quota see).
+	// counted: non-revocable, non-shared scalars (what DRF and quota
+	// see; see shared.go for why shared ones are not).
 	counted vecKind = iota
 	// unreserved: the unreserved part of counted.
 	unreserved
@@ -179,7 +180,7 @@ func (t *nameTable) vec(res core.Resources, kind vecKind) qvec {
 		r := &res[i]
 		switch kind {
 		case counted, unreserved:
-			if r.Type != core.Scalar || r.Revocable || (kind == unreserved && r.IsReserved()) {
+			if r.Type != core.Scalar || r.Revocable || r.Shared || (kind == unreserved && r.IsReserved()) {
 				continue
 			}
 		}
@@ -230,7 +231,7 @@ func (t *nameTable) vecs(res core.Resources) (q, u qvec) {
 	names := t.names()
 	for i := range res {
 		r := &res[i]
-		if r.Type != core.Scalar || r.Revocable {
+		if r.Type != core.Scalar || r.Revocable || r.Shared {
 			continue
 		}
 		idx := mustIndex(names, r.Name)

@@ -179,16 +179,10 @@ func refHasRevocable(res core.Resources) bool {
 }
 
 // refFits reports whether parts, taken one after the other, fit in total: no
-// scalar is exceeded and no port, set item or shared volume is used twice.
+// scalar is exceeded and no port or set item is used twice; shared copies
+// need only be of a shared resource of total (see shared.go).
 func refFits(total core.Resources, parts ...core.Resources) bool {
-	left := total
-	for _, p := range parts {
-		if !left.Contains(p) {
-			return false
-		}
-		left = left.Sub(p)
-	}
-	return true
+	return fits(total, parts...)
 }
 
 // refCheckQuantities rejects hand-built Quantities that are not sorted by name
@@ -242,13 +236,17 @@ func (r *Reference) parts(a *refAgent) []core.Resources {
 	return ps
 }
 
-// free is a's total minus its allocations and outstanding offers.
+// free is a's total minus its allocations and outstanding offers, where
+// allocated shared copies take nothing (see shared.go).
 func (r *Reference) free(a *refAgent) core.Resources {
-	f := a.total()
-	for _, p := range r.parts(a) {
-		f = f.Sub(p)
+	var allocs, offers []core.Resources
+	for _, k := range a.allocKeys() {
+		allocs = append(allocs, a.allocs[k])
 	}
-	return f
+	for _, id := range a.offers {
+		offers = append(offers, r.offers[id].Resources)
+	}
+	return freeIn(a.total(), allocs, offers)
 }
 
 // setAlloc sets what k holds on a, forgetting it when empty.
@@ -1313,7 +1311,7 @@ func (r *Reference) UpdateAllocation(fw FrameworkID, agent AgentID, role string,
 	if refHasRevocable(from) || refHasRevocable(to) {
 		return fmt.Errorf("%w: operations on revocable resources", ErrBadArgument)
 	}
-	if !slices.Equal(from.Quantities(), to.Quantities()) {
+	if len(from) != 0 && !slices.Equal(from.Quantities(), to.Quantities()) {
 		return fmt.Errorf("%w: operation changes quantities: %s -> %s", ErrBadArgument, from, to)
 	}
 	for _, res := range to {
@@ -1331,9 +1329,26 @@ func (r *Reference) UpdateAllocation(fw FrameworkID, agent AgentID, role string,
 		if !ok || !held.Contains(from) {
 			return fmt.Errorf("%w: %s on %s in role %q: %s", ErrNotAllocated, fw, agent, role, from)
 		}
+		if len(from) == 0 {
+			// More copies of shared resources the agent has (for more
+			// tasks of one ACCEPT): the allocation grows, nothing else.
+			if !extraCopies(a.info.Total, from, to) {
+				return fmt.Errorf("%w: %s are not copies of shared resources of agent %s", ErrBadArgument, to, agent)
+			}
+			a.setAlloc(k, held.Add(to))
+			return nil
+		}
 		newTotal := a.info.Total.Sub(from).Add(to)
 		if err := refValidate("new agent total", newTotal); err != nil {
 			return err
+		}
+		// An offer holding a shared volume the operation destroys is
+		// rescinded, newest first, as Mesos's master does.
+		left := newTotal.Shared()
+		for i := len(a.offers) - 1; i >= 0; i-- {
+			if o := r.offers[a.offers[i]]; o.Resources.HasShared() && !fits(left, o.Resources.Shared()) {
+				r.rescind(a.offers[i], RescindAgentUpdated, out)
+			}
 		}
 		newHeld := held.Sub(from).Add(to)
 		var parts []core.Resources

@@ -214,9 +214,12 @@ type agentState struct {
 	free     core.Resources // total - allocations - offers
 	hasGPUs  bool
 	reserved bool // whether total holds reserved resources
-	active   bool
-	removed  bool
-	dirty    bool
+	// shared: whether total holds shared resources, whose copies free
+	// keeps however many are allocated (see shared.go). Implies reserved.
+	shared  bool
+	active  bool
+	removed bool
+	dirty   bool
 	// quotaParked: on the shard's quotaParked list.
 	quotaParked bool
 	allocs      []allocation

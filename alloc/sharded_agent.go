@@ -22,6 +22,7 @@ type agentView struct {
 type viewKey struct {
 	role      string
 	revocable bool
+	shared    bool // with shared resources (agents that have some only)
 }
 
 type viewEntry struct {
@@ -67,8 +68,9 @@ func sameResources(a, b core.Resources) bool {
 	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
-// base returns what the agent could offer to role, without quota caps.
-func (v *agentView) base(role string, revocable bool) (core.Resources, *qvec) {
+// base returns what the agent could offer to role, without quota caps;
+// shared resources only with shared (which agents without any never ask).
+func (v *agentView) base(role string, revocable, shared bool) (core.Resources, *qvec) {
 	if !v.a.reserved {
 		if v.a.plain() && sameResources(v.a.freeCountsOf, v.all) {
 			return v.all, &v.a.freeCounts // all == nonRev == free
@@ -84,13 +86,16 @@ func (v *agentView) base(role string, revocable bool) (core.Resources, *qvec) {
 		}
 		return v.nonRev, &v.nonRevCounts
 	}
-	k := viewKey{role, revocable}
+	k := viewKey{role, revocable, shared}
 	if e, ok := v.byRole[k]; ok {
 		return e.res, e.counts
 	}
 	caps := Capability(0)
 	if revocable {
 		caps = RevocableResources
+	}
+	if shared {
+		caps |= SharedResources
 	}
 	res := offerable(v.a.free, role, caps)
 	e := viewEntry{res, new(v.names.vec(res, members))}
@@ -475,7 +480,7 @@ func (s *Sharded) offerForLocked(fr *fwRole, a *agent, v *agentView, now time.Ti
 	if qc.set != 0 && fr.minAlloc == nil && qc.blocksAll(s.minAlloc) && !a.reserved && len(a.slack) == 0 {
 		return nil, refusedQuotaAnywhere
 	}
-	res, counts := v.base(fr.role.name, caps.Has(RevocableResources))
+	res, counts := v.base(fr.role.name, caps.Has(RevocableResources), a.shared && caps.Has(SharedResources))
 	if len(res) == 0 {
 		return nil, refusedOther
 	}

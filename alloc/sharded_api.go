@@ -78,7 +78,7 @@ func (s *Sharded) AddAgent(info AgentInfo) error {
 		}
 		used = used.Add(u.Resources)
 	}
-	if !total.Contains(used) {
+	if !fits(total, used) {
 		return fmt.Errorf("%w: agent %s: used %s does not fit in %s", ErrBadArgument, info.ID, used, total)
 	}
 
@@ -121,8 +121,9 @@ func (s *Sharded) addAgentShardLocked(sh *shard, info AgentInfo, slack, total, u
 	a.info.Used = nil
 	a.hasGPUs = total.Has(core.GPUs)
 	a.reserved = slices.ContainsFunc(total, func(r core.Resource) bool { return r.IsReserved() })
+	a.shared = total.HasShared()
 	if len(used) > 0 {
-		a.free = total.Sub(used)
+		a.free = total.Sub(a.released(used))
 	}
 	a.primeCounts(&s.names)
 	s.lock()
@@ -166,7 +167,7 @@ func (s *Sharded) withAgent(id AgentID, fn func(sh *shard, a *agent, out *Output
 // rescindUntilFitsShardLocked rescinds a's offers that pick selects,
 // newest first, until what a uses fits in limit.
 func (s *Sharded) rescindUntilFitsShardLocked(sh *shard, a *agent, limit core.Resources, pick func(*offer) bool, why RescindReason, out *Output) {
-	for i := len(a.offers) - 1; i >= 0 && !limit.Contains(a.used()); i-- {
+	for i := len(a.offers) - 1; i >= 0 && !a.fitsIn(limit); i-- {
 		if i >= len(a.offers) {
 			continue
 		}
@@ -189,11 +190,11 @@ func (s *Sharded) UpdateAgentTotal(id AgentID, total core.Resources) error {
 		if len(a.slack) > 0 {
 			newTotal = total.Add(a.slack)
 		}
-		var allocated core.Resources
-		for _, al := range a.allocs {
-			allocated = allocated.Add(al.res)
+		allocated := make([]core.Resources, len(a.allocs))
+		for i, al := range a.allocs {
+			allocated[i] = al.res
 		}
-		if !newTotal.Contains(allocated) {
+		if !fits(newTotal, allocated...) {
 			return fmt.Errorf("%w: agent %s: allocations %s do not fit in new total %s", ErrBadArgument, id, allocated, newTotal)
 		}
 		s.rescindUntilFitsShardLocked(sh, a, newTotal, func(*offer) bool { return true }, RescindAgentUpdated, out)
@@ -216,9 +217,10 @@ func (s *Sharded) UpdateAgentTotal(id AgentID, total core.Resources) error {
 		s.addTotalsLocked(a.info.Total, -1)
 		a.info.Total = total
 		a.total = newTotal
-		a.free = newTotal.Sub(a.used())
+		a.free = a.freeIn(newTotal)
 		a.hasGPUs = newTotal.Has(core.GPUs)
 		a.reserved = slices.ContainsFunc(newTotal, func(r core.Resource) bool { return r.IsReserved() })
+		a.shared = newTotal.HasShared()
 		s.addReservedLocked(total, +1)
 		s.addTotalsLocked(total, +1)
 		if a.active {
@@ -283,7 +285,7 @@ func (s *Sharded) UpdateOversubscribed(id AgentID, slack core.Resources) error {
 		}
 		a.slack = slack
 		a.total = a.info.Total.Add(slack)
-		a.free = a.total.Sub(a.used())
+		a.free = a.freeIn(a.total)
 		s.settleShardLocked(sh, a, out)
 		return nil
 	})
@@ -486,7 +488,7 @@ func (s *Sharded) RemoveFramework(id FrameworkID) error {
 					continue
 				}
 				a.allocs = slices.Delete(a.allocs, i, i+1)
-				a.free = a.free.Add(al.res)
+				a.free = a.free.Add(a.released(al.res))
 				s.lock()
 				s.chargeLocked(al.fr, al.res, -1, a.active)
 				s.mu.Unlock()
@@ -648,6 +650,13 @@ func (s *Sharded) Accept(id OfferID) error {
 			a.offers = slices.Delete(a.offers, i, i+1)
 		}
 		a.addAllocation(o.fr, o.Resources)
+		if a.shared && o.Resources.HasShared() {
+			// The offer held the free copies of its shared resources:
+			// they are free again, for the agent's next allocation (see
+			// shared.go).
+			a.giveBack(o.Resources.Shared())
+			s.markDirtyShardLocked(sh, a)
+		}
 		s.recycleShardLocked(sh, o)
 	}
 	sh.mu.Unlock()
@@ -729,7 +738,7 @@ func (s *Sharded) recoverShardLocked(sh *shard, fwID FrameworkID, agentID AgentI
 	if len(al.res) == 0 {
 		a.allocs = slices.Delete(a.allocs, i, i+1)
 	}
-	a.giveBack(res)
+	a.giveBack(a.released(res))
 	s.settleWithShardLocked(sh, a, out, &uncharge{fr: fr, res: res, now: s.now(), refuse: refuse})
 	return nil
 }
@@ -744,7 +753,7 @@ func (s *Sharded) UpdateAllocation(fwID FrameworkID, agentID AgentID, role strin
 	if err := s.admit("to", to); err != nil {
 		return err
 	}
-	if !slices.Equal(from.Quantities(), to.Quantities()) {
+	if len(from) != 0 && !slices.Equal(from.Quantities(), to.Quantities()) {
 		return fmt.Errorf("%w: operation changes quantities: %s -> %s", ErrBadArgument, from, to)
 	}
 	defer s.rescindPendingOverLimit()
@@ -753,9 +762,29 @@ func (s *Sharded) UpdateAllocation(fwID FrameworkID, agentID AgentID, role strin
 		if i < 0 || !a.allocs[i].res.Contains(from) {
 			return fmt.Errorf("%w: %s on %s in role %q: %s", ErrNotAllocated, fwID, agentID, role, from)
 		}
+		if len(from) == 0 {
+			// More copies of shared resources for the framework-role:
+			// nothing else changes (they count for no share or quota).
+			if !extraCopies(a.info.Total, from, to) {
+				return fmt.Errorf("%w: %s are not copies of shared resources of agent %s", ErrBadArgument, to, agentID)
+			}
+			a.allocs[i].res = a.allocs[i].res.Add(to)
+			return nil
+		}
 		newTotal := a.info.Total.Sub(from).Add(to)
 		if err := validateResources("new agent total", newTotal); err != nil {
 			return err
+		}
+		sharedOp := a.shared || from.HasShared() || to.HasShared()
+		if sharedOp {
+			// The free copy of a shared resource the operation removes
+			// (DESTROY) may sit in an offer: rescind it.
+			left := newTotal.Shared()
+			for j := len(a.offers) - 1; j >= 0; j-- {
+				if o := a.offers[j]; o.Resources.HasShared() && !fits(left, o.Resources.Shared()) {
+					s.rescindShardLocked(sh, o, RescindAgentUpdated, out)
+				}
+			}
 		}
 		al := &a.allocs[i]
 		s.lock()
@@ -763,11 +792,24 @@ func (s *Sharded) UpdateAllocation(fwID FrameworkID, agentID AgentID, role strin
 		s.chargeLocked(al.fr, to, +1, false)
 		s.addReservedLocked(a.info.Total, -1)
 		s.addReservedLocked(newTotal, +1)
+		if sharedOp {
+			// A shared volume's disk counts for no share: CREATE and
+			// DESTROY of one change the counted totals.
+			s.addTotalsLocked(a.info.Total, -1)
+			s.addTotalsLocked(newTotal, +1)
+		}
 		s.mu.Unlock()
 		al.res = al.res.Sub(from).Add(to)
 		a.info.Total = newTotal
 		a.total = newTotal.Add(a.slack)
 		a.reserved = slices.ContainsFunc(a.total, func(r core.Resource) bool { return r.IsReserved() })
+		if sharedOp {
+			// CREATE of a shared volume makes its free copy, DESTROY
+			// takes it away.
+			a.shared = a.total.HasShared()
+			a.free = a.freeIn(a.total)
+			s.settleShardLocked(sh, a, out)
+		}
 		return nil
 	})
 }

@@ -30,10 +30,13 @@ func (s *Sharded) checkAccounting() error {
 		}
 		for _, a := range sh.list {
 			used := a.used()
-			if !a.total.Contains(used) {
+			if !a.fitsIn(a.total) {
 				fail("agent %s: used %s exceeds total %s", a.id, used, a.total)
 			}
-			if want := a.total.Sub(used); !want.Equal(a.free) {
+			if a.shared != a.total.HasShared() {
+				fail("agent %s: shared flag %v for total %s", a.id, a.shared, a.total)
+			}
+			if want := a.freeIn(a.total); !want.Equal(a.free) {
 				fail("agent %s: free is %s, want %s", a.id, a.free, want)
 			}
 			t := s.names.vec(a.info.Total, counted)

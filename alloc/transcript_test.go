@@ -133,7 +133,7 @@ func (h *transcript) exec(t *testing.T, d *datadriven.TestData) (string, error) 
 	}
 	has := func(f string) bool { return slices.Contains(flags, f) }
 	res := func(key string) core.Resources {
-		r, err := core.ParseResources(args[key])
+		r, err := parseTranscriptResources(args[key])
 		if err != nil {
 			t.Fatalf("%s: %s=%q: %v", d.Pos, key, args[key], err)
 		}
@@ -237,6 +237,8 @@ func (h *transcript) exec(t *testing.T, d *datadriven.TestData) (string, error) 
 				info.Capabilities |= GPUResources
 			case "partition":
 				info.Capabilities |= PartitionAware
+			case "shared":
+				info.Capabilities |= SharedResources
 			default:
 				t.Fatalf("%s: unknown capability %q", d.Pos, c)
 			}
@@ -378,4 +380,45 @@ func formatShares(m map[string]float64) string {
 		fmt.Fprintf(&b, "%s: %.4f\n", k, m[k])
 	}
 	return b.String()
+}
+
+// parseTranscriptResources is core.ParseResources that also reads
+// persistent volumes as they print, statically reserved:
+// disk(eng)[v1:data]<SHARED>:64 (the text form has no volumes).
+func parseTranscriptResources(text string) (core.Resources, error) {
+	var plain []string
+	var vols []core.Resource
+	for entry := range strings.SplitSeq(text, ";") {
+		i, j := strings.IndexByte(entry, '['), strings.IndexByte(entry, ']')
+		if i < 0 || j < i || i > strings.IndexByte(entry, ':') { // ports:[...] is not a volume
+			plain = append(plain, entry)
+			continue
+		}
+		// name(role)[id:path]<SHARED>:value
+		name, role, _ := strings.Cut(entry[:i], "(")
+		id, path, _ := strings.Cut(entry[i+1:j], ":")
+		rest := entry[j+1:]
+		shared := strings.HasPrefix(rest, "<SHARED>")
+		rest = strings.TrimPrefix(rest, "<SHARED>")
+		v, err := core.ParseResources(name + ":" + strings.TrimPrefix(rest, ":"))
+		if err != nil || len(v) != 1 {
+			return nil, fmt.Errorf("volume %q: %v", entry, err)
+		}
+		r := v[0]
+		r.Reservations = []core.Reservation{{Type: core.Static, Role: strings.TrimSuffix(role, ")")}}
+		r.Disk = &core.DiskInfo{Persistence: &core.Persistence{ID: id}, Volume: &core.Volume{ContainerPath: path, Mode: core.RW}}
+		r.Shared = shared
+		vols = append(vols, r)
+	}
+	rs, err := core.ParseResources(strings.Join(plain, ";"))
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range vols {
+		if err := v.Validate(); err != nil {
+			return nil, err
+		}
+		rs = rs.Add(core.Resources{v})
+	}
+	return rs, nil
 }

@@ -550,7 +550,20 @@ func (w *workload) agentTotal() core.Resources {
 	if w.chance(4) {
 		list = append(list, wlScalar(core.Mem, core.Units(512), w.reservation(true)))
 	}
+	if w.chance(4) {
+		list = append(list, wlSharedVolume(w.reservation(w.chance(2))))
+	}
 	return wlResources(list...)
+}
+
+// wlSharedVolume returns a shared persistent volume of 64 MB on disk
+// reserved by res.
+func wlSharedVolume(res core.Reservation) core.Resource {
+	v := wlScalar(core.Disk, core.Units(64), res)
+	v.Disk = &core.DiskInfo{Persistence: &core.Persistence{ID: "vol-" + res.Role, Principal: "ops"},
+		Volume: &core.Volume{ContainerPath: "data", Mode: core.RW}}
+	v.Shared = true
+	return v
 }
 
 func (w *workload) slack() core.Resources {
@@ -582,6 +595,9 @@ func (w *workload) frameworkInfo(id FrameworkID) FrameworkInfo {
 	}
 	if w.chance(3) {
 		info.Capabilities |= GPUResources
+	}
+	if w.chance(2) {
+		info.Capabilities |= SharedResources
 	}
 	if w.chance(6) {
 		info.Suppressed = []string{info.Roles[w.rng.IntN(n)]}
@@ -632,9 +648,17 @@ func wlPart(r *rand.Rand, res core.Resources) core.Resources {
 	return out
 }
 
-// wlFits reports whether parts, one after the other, fit in total.
+// wlFits reports whether parts, one after the other, fit in total; shared
+// copies need only be copies of a shared resource of total.
 func wlFits(total core.Resources, parts ...core.Resources) bool {
+	shared := total.Shared()
 	for _, p := range parts {
+		for _, r := range p.Shared() {
+			if !shared.Contains(core.Resources{r}) {
+				return false
+			}
+		}
+		p = p.NonShared()
 		if !total.Contains(p) {
 			return false
 		}
@@ -1018,7 +1042,8 @@ func (w *workload) recover() {
 }
 
 // updateAllocation reserves part of an unreserved allocation for its role
-// (RESERVE), or unreserves a dynamic reservation (UNRESERVE).
+// (RESERVE), unreserves a dynamic reservation (UNRESERVE), or adds a copy
+// of a shared volume the allocation holds (a second task on it).
 func (w *workload) updateAllocation() {
 	bad, draw := w.chance(8), w.rng.Uint64()
 	for _, e := range w.engines {
@@ -1032,6 +1057,10 @@ func (w *workload) updateAllocation() {
 		for _, a := range snap.Agents {
 			for _, al := range a.Allocations {
 				for _, r := range al.Resources {
+					if r.Shared {
+						cands = append(cands, cand{a.Info.ID, al, nil, wlResources(r)})
+						continue
+					}
 					if r.Type != core.Scalar || r.Revocable || r.Disk != nil || r.Name == core.GPUs {
 						continue
 					}
@@ -1052,7 +1081,10 @@ func (w *workload) updateAllocation() {
 		}
 		c := cands[draw%uint64(len(cands))]
 		want := wlSucceed
-		if bad {
+		if bad && len(c.from) == 0 {
+			c.to = c.to.Add(wlResources(wlScalar(core.CPUs, core.Units(1)))) // not a copy
+			want = wlFail(ErrBadArgument)
+		} else if bad {
 			c.to = c.to.Add(c.to) // changes the quantities
 			want = wlFail(ErrBadArgument)
 		}

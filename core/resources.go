@@ -510,6 +510,26 @@ func (rs Resources) AllocatableTo(role string) Resources {
 	return rs.Filter(func(r *Resource) bool { return r.AllocatableTo(role) })
 }
 
+// Shared returns the shared entries, one per copy.
+func (rs Resources) Shared() Resources {
+	return rs.Filter(func(r *Resource) bool { return r.Shared })
+}
+
+// NonShared returns the entries that are not shared.
+func (rs Resources) NonShared() Resources {
+	return rs.Filter(func(r *Resource) bool { return !r.Shared })
+}
+
+// HasShared reports whether rs holds a shared entry.
+func (rs Resources) HasShared() bool {
+	for i := range rs {
+		if rs[i].Shared {
+			return true
+		}
+	}
+	return false
+}
+
 // Revocable returns the revocable entries.
 func (rs Resources) Revocable() Resources {
 	return rs.Filter(func(r *Resource) bool { return r.Revocable })

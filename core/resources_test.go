@@ -301,3 +301,31 @@ func TestArithmeticProperties(t *testing.T) {
 		}
 	}
 }
+
+// TestSharedSplit checks that Shared and NonShared split a collection:
+// together they are the whole, each copy of a shared entry on the shared
+// side, and HasShared says whether that side is empty.
+func TestSharedSplit(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 11))
+	for range 2000 {
+		rs := randomResources(r)
+		rs = rs.Add(rs.Shared()) // a second copy of every shared entry
+		sh, non := rs.Shared(), rs.NonShared()
+		if !sh.Add(non).Equal(rs) {
+			t.Fatalf("%s: shared %s + non-shared %s is not the whole", rs, sh, non)
+		}
+		if rs.HasShared() != !sh.IsEmpty() {
+			t.Fatalf("%s: HasShared %v with shared part %s", rs, rs.HasShared(), sh)
+		}
+		for i := range sh {
+			if !sh[i].Shared {
+				t.Fatalf("%s: %s on the shared side", rs, sh[i].Name)
+			}
+		}
+		for i := range non {
+			if non[i].Shared {
+				t.Fatalf("%s: shared %s on the non-shared side", rs, non[i].Name)
+			}
+		}
+	}
+}

@@ -181,19 +181,21 @@ func (m *Master) acceptLocked(fw *framework, a *mesos.Accept, now time.Time) err
 	}
 	ag := m.agents[string(known[0].Agent)]
 	role := known[0].Role
-	left := offered
+	l := leftover{res: offered, shared: offered.Shared()}
 	for _, op := range a.Operations {
 		switch op.Type {
 		case mesos.OpReserve, mesos.OpUnreserve, mesos.OpCreate, mesos.OpDestroy:
-			left = m.offerOperationLocked(fw, ag, role, left, &op, now)
+			l.res = m.offerOperationLocked(fw, ag, role, l.res, &op, now)
+			l.shared = l.res.Shared() // CREATE and DESTROY change them
 		case mesos.OpLaunch:
 			for _, ti := range op.Launch.TaskInfos {
-				left = m.launchLocked(fw, ag, role, left, ti, now)
+				m.launchLocked(fw, ag, role, &l, ti, now)
 			}
 		case mesos.OpLaunchGroup:
-			left = m.launchGroupLocked(fw, ag, role, left, op.LaunchGroup, now)
+			m.launchGroupLocked(fw, ag, role, &l, op.LaunchGroup, now)
 		}
 	}
+	left := l.res
 	if !left.IsEmpty() {
 		_ = m.alloc.Recover(fw.allocID(), alloc.AgentID(ag.id), role, left, refuse(a.Filters))
 	}
@@ -288,20 +290,51 @@ func (m *Master) validateTaskLocked(fw *framework, ag *agent, ti *mesos.TaskInfo
 	return taskRes, execRes, nil
 }
 
-// launchLocked validates and launches one task out of left; it returns
-// what is left afterwards.
-func (m *Master) launchLocked(fw *framework, ag *agent, role string, left core.Resources, ti mesos.TaskInfo, now time.Time) core.Resources {
+// leftover is what the offers of one ACCEPT have left as its operations
+// run.
+type leftover struct {
+	res core.Resources
+	// shared is every shared resource the offers carried (after CREATE and
+	// DESTROY), used by tasks or not: as in Mesos's master (_accept), any
+	// number of tasks of the call may use one offered copy of a shared
+	// volume, and each task past the offered copies gets a copy of its own
+	// added to the framework's allocation.
+	shared core.Resources
+}
+
+// fits reports whether need fits in what is left, shared resources
+// counted as available however many tasks use them.
+func (l *leftover) fits(need core.Resources) bool {
+	if !need.HasShared() {
+		return l.res.Contains(need)
+	}
+	return l.res.NonShared().Contains(need.NonShared()) && l.shared.Contains(need.Shared())
+}
+
+// takeLocked takes need (which fits) out of what is left; shared copies
+// past those left are added to the allocation first.
+func (m *Master) takeLocked(fw *framework, ag *agent, role string, l *leftover, need core.Resources) {
+	if need.HasShared() {
+		if more := need.Shared().Sub(l.res.Shared()); !more.IsEmpty() {
+			_ = m.alloc.UpdateAllocation(fw.allocID(), alloc.AgentID(ag.id), role, nil, more)
+		}
+	}
+	l.res = l.res.Sub(need)
+}
+
+// launchLocked validates and launches one task out of what is left.
+func (m *Master) launchLocked(fw *framework, ag *agent, role string, l *leftover, ti mesos.TaskInfo, now time.Time) {
 	taskRes, execRes, err := m.validateTaskLocked(fw, ag, &ti, nil)
 	if err == nil {
-		if need := taskRes.Add(execRes); !left.Contains(need) {
-			err = fmt.Errorf("task uses more resources (%v) than the offers have left (%v)", need, left)
+		if need := taskRes.Add(execRes); !l.fits(need) {
+			err = fmt.Errorf("task uses more resources (%v) than the offers have left (%v)", need, l.res)
 		}
 	}
 	if err != nil {
 		m.taskErrorLocked(fw, &ti, mesos.ReasonTaskInvalid, "Task is invalid: "+err.Error(), now)
-		return left
+		return
 	}
-	left = left.Sub(taskRes.Add(execRes))
+	m.takeLocked(fw, ag, role, l, taskRes.Add(execRes))
 	ev := &agentapi.Event{Type: agentapi.EventRunTask, RunTask: &agentapi.RunTask{FrameworkInfo: fw.info, Task: ti, Role: role}}
 	ti.Resources = taskRes
 	t := m.addTaskLocked(fw, ag, role, &ti, taskRes, now)
@@ -310,27 +343,28 @@ func (m *Master) launchLocked(fw *framework, ag *agent, role string, left core.R
 		ag.addExecutor(fw.id, ti.Executor, execRes, role)
 	}
 	ag.send(ev)
-	return left
 }
 
-// launchGroupLocked validates and launches a task group: all tasks or
-// none.
-func (m *Master) launchGroupLocked(fw *framework, ag *agent, role string, left core.Resources, lg *mesos.LaunchGroup, now time.Time) core.Resources {
-	fail := func(msg string) core.Resources {
+// launchGroupLocked validates and launches a task group out of what is
+// left: all tasks or none.
+func (m *Master) launchGroupLocked(fw *framework, ag *agent, role string, l *leftover, lg *mesos.LaunchGroup, now time.Time) {
+	fail := func(msg string) {
 		for i := range lg.TaskGroup.Tasks {
 			m.taskErrorLocked(fw, &lg.TaskGroup.Tasks[i], mesos.ReasonTaskGroupInvalid, "Task group is invalid: "+msg, now)
 		}
-		return left
 	}
 	ex := lg.Executor
 	if ex.Type != "" && ex.Type != mesos.ExecutorDefault {
-		return fail("the executor of a task group must be of type DEFAULT")
+		fail("the executor of a task group must be of type DEFAULT")
+		return
 	}
 	if ex.ExecutorID.Value == "" {
-		return fail("executor.executor_id is empty")
+		fail("executor.executor_id is empty")
+		return
 	}
 	if len(lg.TaskGroup.Tasks) == 0 {
-		return fail("the task group has no tasks")
+		fail("the task group has no tasks")
+		return
 	}
 	var need core.Resources
 	_, execKnown := ag.executors[fw.id][ex.ExecutorID.Value]
@@ -338,7 +372,8 @@ func (m *Master) launchGroupLocked(fw *framework, ag *agent, role string, left c
 	if !execKnown {
 		var err error
 		if execRes, err = core.NewResources(ex.Resources...); err != nil {
-			return fail("executor resources: " + err.Error())
+			fail("executor resources: " + err.Error())
+			return
 		}
 		need = execRes
 	}
@@ -347,23 +382,29 @@ func (m *Master) launchGroupLocked(fw *framework, ag *agent, role string, left c
 	for i := range lg.TaskGroup.Tasks {
 		ti := &lg.TaskGroup.Tasks[i]
 		if ti.Executor != nil {
-			return fail(fmt.Sprintf("task %s sets executor; tasks of a group use the group's", ti.TaskID.Value))
+			fail(fmt.Sprintf("task %s sets executor; tasks of a group use the group's", ti.TaskID.Value))
+			return
 		}
 		if ti.Command == nil {
-			return fail(fmt.Sprintf("task %s has no command", ti.TaskID.Value))
+			fail(fmt.Sprintf("task %s has no command", ti.TaskID.Value))
+			return
 		}
 		r, _, err := m.validateTaskLocked(fw, ag, ti, seen)
 		if err != nil {
-			return fail(fmt.Sprintf("task %s: %v", ti.TaskID.Value, err))
+			fail(fmt.Sprintf("task %s: %v", ti.TaskID.Value, err))
+			return
 		}
 		seen[ti.TaskID.Value] = true
 		res[i] = r
 		need = need.Add(r)
 	}
-	if !left.Contains(need) {
-		return fail(fmt.Sprintf("the group uses more resources (%v) than the offers have left (%v)", need, left))
+	// As in Mesos, a task group gets no copies of shared resources past
+	// those the offers have left.
+	if !l.res.Contains(need) {
+		fail(fmt.Sprintf("the group uses more resources (%v) than the offers have left (%v)", need, l.res))
+		return
 	}
-	left = left.Sub(need)
+	l.res = l.res.Sub(need)
 	ex.Type = mesos.ExecutorDefault
 	ex.FrameworkID = &mesos.ID{Value: fw.id}
 	if !execKnown {
@@ -377,7 +418,6 @@ func (m *Master) launchGroupLocked(fw *framework, ag *agent, role string, left c
 	}
 	ag.send(&agentapi.Event{Type: agentapi.EventRunTaskGroup, RunTaskGroup: &agentapi.RunTaskGroup{
 		FrameworkInfo: fw.info, Executor: ex, TaskGroup: lg.TaskGroup, Role: role}})
-	return left
 }
 
 func (m *Master) addTaskLocked(fw *framework, ag *agent, role string, ti *mesos.TaskInfo, res core.Resources, now time.Time) *task {

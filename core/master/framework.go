@@ -106,6 +106,8 @@ func allocInfo(id string, fi *mesos.FrameworkInfo, suppressed []string) alloc.Fr
 			caps |= alloc.GPUResources
 		case mesos.CapPartitionAware:
 			caps |= alloc.PartitionAware
+		case mesos.CapSharedResources:
+			caps |= alloc.SharedResources
 		}
 	}
 	return alloc.FrameworkInfo{

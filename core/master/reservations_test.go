@@ -251,3 +251,205 @@ func reservationWorkload(t *testing.T, seed uint64) {
 	}
 	checkOffers()
 }
+
+// TestSharedVolumesRandomized: on two agents, framework s (SHARED_RESOURCES)
+// creates a shared volume per agent, launches one to three tasks on each
+// offered copy, ends them at random and tries DESTROY now and then; n, in
+// the same role without the capability, launches and declines. Checked at
+// every step: n is never offered a shared resource; the allocator holds,
+// per agent, exactly one copy of a volume per running task of s that uses
+// it (CheckInvariants holding too); DESTROY takes effect exactly when no
+// task uses the volume.
+func TestSharedVolumesRandomized(t *testing.T) {
+	for seed := range uint64(5) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) { sharedWorkload(t, seed) })
+	}
+}
+
+func sharedWorkload(t *testing.T, seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, 11))
+	now := time.Unix(1_800_000_000, 0)
+	m, err := New(Config{Info: mesos.MasterInfo{ID: "M"}}, registry.NewMemory(),
+		func(o alloc.Options) (alloc.Allocator, error) { return alloc.NewSharded(o) }, alloc.Options{}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var agents []string
+	for i := range 2 {
+		id, err := m.SubscribeAgent(nopAgentConn{}, &agentapi.Call{Type: agentapi.CallRegister, Register: &agentapi.Register{
+			AgentInfo: mesos.AgentInfo{Hostname: fmt.Sprintf("h%d", i), Resources: core.MustParseResources("cpus:8;mem:4096;disk:1000")},
+			Endpoint:  "127.0.0.1:5051"}}, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		agents = append(agents, id)
+	}
+	type fw struct {
+		id, stream string
+		conn       *offerConn
+	}
+	subscribe := func(name string, caps ...string) *fw {
+		c := &offerConn{offers: map[string]mesos.Offer{}}
+		fi := mesos.FrameworkInfo{User: "u", Name: name, Role: "a"}
+		for _, cp := range caps {
+			fi.Capabilities = append(fi.Capabilities, mesos.Capability{Type: cp})
+		}
+		sub, err := m.Subscribe(c, &mesos.Call{Type: mesos.CallSubscribe, Subscribe: &mesos.Subscribe{FrameworkInfo: fi}}, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &fw{id: sub.FrameworkID, stream: sub.StreamID, conn: c}
+	}
+	s, n := subscribe("s", mesos.CapSharedResources), subscribe("n")
+	call := func(f *fw, c *mesos.Call) {
+		c.FrameworkID = &mesos.ID{Value: f.id}
+		if err := m.Call(c, f.stream, now); err != nil {
+			t.Fatalf("%s: %v", c.Type, err)
+		}
+	}
+	zero := 0.0
+	reservation := core.Reservation{Type: core.Dynamic, Role: "a", Principal: "p"}
+	disk := core.MustParseResources("disk:100").Reserve(reservation)
+	volume := func(agent string) core.Resources {
+		v := disk.Clone()
+		v[0].Disk = &core.DiskInfo{Persistence: &core.Persistence{ID: "v-" + agent, Principal: "p"}, Volume: &core.Volume{ContainerPath: "data", Mode: core.RW}}
+		v[0].Shared = true
+		return v
+	}
+	type running struct {
+		f         *fw
+		agent, id string
+	}
+	var tasks []running
+	users := func(agent string) int {
+		k := 0
+		for _, r := range tasks {
+			if r.f == s && r.agent == agent {
+				k++
+			}
+		}
+		return k
+	}
+	hasVolume := func(agent string) bool {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		return m.agents[agent].total.Contains(volume(agent))
+	}
+	check := func(step int) {
+		t.Helper()
+		for _, o := range n.conn.seen {
+			if o.Resources.Resources.HasShared() {
+				t.Fatalf("step %d: offer %s to a framework without SHARED_RESOURCES holds %v", step, o.ID.Value, o.Resources.Resources)
+			}
+		}
+		snap := m.alloc.Snapshot()
+		if err := alloc.CheckInvariants(snap, false); err != nil {
+			t.Fatalf("step %d: %v", step, err)
+		}
+		for _, a := range snap.Agents {
+			copies := 0
+			for _, al := range a.Allocations {
+				if al.Framework == alloc.FrameworkID(s.id) {
+					copies += len(al.Resources.Shared())
+				}
+			}
+			if want := users(string(a.Info.ID)); copies != want {
+				t.Fatalf("step %d: agent %s: s holds %d copies of its volume, but %d tasks use it", step, a.Info.ID, copies, want)
+			}
+		}
+	}
+	launched, destroyed, refusedDestroys := 0, 0, 0
+	for step := range 1000 {
+		now = now.Add(100 * time.Millisecond)
+		if step%10 == 0 {
+			m.Sweep(now)
+		}
+		if len(tasks) > 0 && rng.IntN(3) == 0 { // a task ends
+			i := rng.IntN(len(tasks))
+			r := tasks[i]
+			tasks = append(tasks[:i], tasks[i+1:]...)
+			m.AgentCalls([]agentapi.Call{{Type: agentapi.CallStatusUpdate, AgentID: &mesos.ID{Value: r.agent},
+				StatusUpdate: &agentapi.StatusUpdate{FrameworkID: mesos.ID{Value: r.f.id}, Status: mesos.TaskStatus{
+					TaskID: mesos.ID{Value: r.id}, State: mesos.TaskFinished, Source: mesos.SourceExecutor,
+					UUID: []byte(fmt.Sprintf("%016d", step))}}}}, now)
+		}
+		f := s
+		if rng.IntN(3) == 0 {
+			f = n
+		}
+		var o mesos.Offer
+		for _, o = range f.conn.offers {
+			break
+		}
+		if o.ID.Value == "" {
+			check(step)
+			continue
+		}
+		// Every offer of f on the agent at once, so that what tasks give
+		// back one by one is used whole again.
+		agent := o.AgentID.Value
+		var ids []mesos.ID
+		var offered core.Resources
+		for id, x := range f.conn.offers {
+			if x.AgentID.Value == agent {
+				ids = append(ids, x.ID)
+				offered = offered.Add(x.Resources.Resources)
+				delete(f.conn.offers, id)
+			}
+		}
+		var ops []mesos.Operation
+		destroy := false
+		switch {
+		case f == n:
+			if rng.IntN(2) == 0 && offered.Contains(core.MustParseResources("cpus:1;mem:64")) {
+				id := fmt.Sprintf("n%d", step)
+				ops = append(ops, mesos.Operation{Type: mesos.OpLaunch, Launch: &mesos.Launch{TaskInfos: []mesos.TaskInfo{{
+					Name: id, TaskID: mesos.ID{Value: id}, AgentID: o.AgentID, Resources: core.MustParseResources("cpus:1;mem:64"),
+					Command: &mesos.CommandInfo{Value: "true"}}}}})
+				tasks = append(tasks, running{n, agent, id})
+			}
+		case !hasVolume(agent) && offered.Contains(disk):
+			ops = append(ops, mesos.Operation{Type: mesos.OpCreate, Create: &mesos.VolumeOp{Volumes: volume(agent)}})
+		case !hasVolume(agent) && offered.Unreserved().Contains(core.MustParseResources("disk:100")):
+			ops = append(ops, mesos.Operation{Type: mesos.OpReserve, Reserve: &mesos.ResourceOp{Resources: disk}})
+		case offered.Contains(volume(agent)) && rng.IntN(10) == 0:
+			ops = append(ops, mesos.Operation{Type: mesos.OpDestroy, Destroy: &mesos.VolumeOp{Volumes: volume(agent)}})
+			destroy = true
+		case offered.Contains(volume(agent)):
+			var infos []mesos.TaskInfo
+			for range 1 + rng.IntN(3) {
+				if !offered.Contains(core.MustParseResources("cpus:0.5;mem:32")) {
+					break
+				}
+				id := fmt.Sprintf("s%d-%d", step, len(infos))
+				res := core.MustParseResources("cpus:0.5;mem:32").Add(volume(agent))
+				offered = offered.Sub(core.MustParseResources("cpus:0.5;mem:32"))
+				infos = append(infos, mesos.TaskInfo{Name: id, TaskID: mesos.ID{Value: id}, AgentID: o.AgentID, Resources: res,
+					Command: &mesos.CommandInfo{Value: "true"}})
+				tasks = append(tasks, running{s, agent, id})
+				launched++
+			}
+			if len(infos) > 0 {
+				ops = append(ops, mesos.Operation{Type: mesos.OpLaunch, Launch: &mesos.Launch{TaskInfos: infos}})
+			}
+		}
+		inUse := users(agent) > 0
+		call(f, &mesos.Call{Type: mesos.CallAccept, Accept: &mesos.Accept{OfferIDs: ids, Operations: ops,
+			Filters: &mesos.Filters{RefuseSeconds: &zero}}})
+		if destroy {
+			if gone := !hasVolume(agent); gone == inUse {
+				t.Fatalf("step %d: DESTROY of the volume on %s with %d tasks on it: destroyed=%v", step, agent, users(agent), gone)
+			}
+			if inUse {
+				refusedDestroys++
+			} else {
+				destroyed++
+			}
+		}
+		check(step)
+	}
+	t.Logf("%d tasks on shared volumes, %d destroyed, %d DESTROY refused", launched, destroyed, refusedDestroys)
+	if launched < 40 {
+		t.Fatalf("only %d tasks used a shared volume: the workload does not exercise sharing", launched)
+	}
+}

@@ -272,6 +272,10 @@ func (m *Master) offerOperationLocked(fw *framework, ag *agent, role string, lef
 	}
 	opID := op.ID.Val()
 	c, err := m.validOperationLocked(fw, ag, op.Type, res, role, opID)
+	if err == nil && op.Type == mesos.OpCreate && res.HasShared() && !fw.info.HasCapability(mesos.CapSharedResources) {
+		// As in Mesos: the framework could never be offered the volume.
+		err = fmt.Errorf("create: shared volumes need the %s capability", mesos.CapSharedResources)
+	}
 	if err == nil && !left.Contains(c.Consumed) {
 		err = fmt.Errorf("%s: %v is not in what the offers have left (%v)", strings.ToLower(op.Type), c.Consumed, left)
 	}

@@ -551,6 +551,9 @@ func (h *harness) subscribe(d *datadriven.TestData, name string) error {
 	if _, ok := h.arg(d, "partition-aware"); ok {
 		fi.Capabilities = append(fi.Capabilities, mesos.Capability{Type: mesos.CapPartitionAware})
 	}
+	if _, ok := h.arg(d, "shared"); ok {
+		fi.Capabilities = append(fi.Capabilities, mesos.Capability{Type: mesos.CapSharedResources})
+	}
 	if id, ok := h.ids[name]; ok {
 		fi.ID = &mesos.ID{Value: id}
 	}
