@@ -294,11 +294,13 @@ func (m *Master) validateTaskLocked(fw *framework, ag *agent, ti *mesos.TaskInfo
 // run.
 type leftover struct {
 	res core.Resources
-	// shared is every shared resource the offers carried (after CREATE and
-	// DESTROY), used by tasks or not: as in Mesos's master (_accept), any
-	// number of tasks of the call may use one offered copy of a shared
-	// volume, and each task past the offered copies gets a copy of its own
-	// added to the framework's allocation.
+	// shared is the shared resources the offers carried, used by tasks or
+	// not: as in Mesos's master (_accept), any number of tasks of the call
+	// may use one offered copy of a shared volume, and each task past the
+	// offered copies gets a copy of its own added to the framework's
+	// allocation. A CREATE or DESTROY resets it to the shared resources
+	// still left, as Mesos does, so a LAUNCH after one of them can use
+	// only the copies no earlier task took.
 	shared core.Resources
 }
 
@@ -316,7 +318,13 @@ func (l *leftover) fits(need core.Resources) bool {
 func (m *Master) takeLocked(fw *framework, ag *agent, role string, l *leftover, need core.Resources) {
 	if need.HasShared() {
 		if more := need.Shared().Sub(l.res.Shared()); !more.IsEmpty() {
-			_ = m.alloc.UpdateAllocation(fw.allocID(), alloc.AgentID(ag.id), role, nil, more)
+			if err := m.alloc.UpdateAllocation(fw.allocID(), alloc.AgentID(ag.id), role, nil, more); err != nil {
+				// The master and the allocator disagree about the
+				// agent's shared resources; the task runs, and its end
+				// will not give the copy back.
+				m.log.Error("allocator refused more copies of shared resources", "framework", fw.id, "agent", ag.id,
+					"resources", more.String(), "err", err)
+			}
 		}
 	}
 	l.res = l.res.Sub(need)

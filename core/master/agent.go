@@ -8,6 +8,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"meseta/alloc"
@@ -171,10 +172,8 @@ func (m *Master) SubscribeAgent(conn AgentConn, call *agentapi.Call, now time.Ti
 	}
 	id := reg.AgentInfo.ID.Value
 	if m.isGone(id) {
-		conn.Send(&agentapi.Event{Type: agentapi.EventShutdown, Shutdown: &agentapi.Shutdown{
-			Message: fmt.Sprintf("Agent %s was removed from the cluster; register again as a new agent", id)}})
-		conn.Close()
-		return "", fmt.Errorf("%w: agent %s was removed", ErrForbidden, id)
+		return "", refuseAgent(conn, fmt.Sprintf("Agent %s was removed from the cluster; register again as a new agent", id),
+			fmt.Sprintf("agent %s was removed", id))
 	}
 	return m.reregisterLocked(conn, reg, static, now)
 }
@@ -186,10 +185,15 @@ func (m *Master) refuseDownLocked(conn AgentConn, reg *agentapi.Register) error 
 		return nil
 	}
 	mid := machineOf(reg.AgentInfo.Hostname, reg.Endpoint)
-	conn.Send(&agentapi.Event{Type: agentapi.EventShutdown, Shutdown: &agentapi.Shutdown{
-		Message: fmt.Sprintf("Machine %s is down for maintenance", mid)}})
+	return refuseAgent(conn, fmt.Sprintf("Machine %s is down for maintenance", mid), fmt.Sprintf("machine %s is down for maintenance", mid))
+}
+
+// refuseAgent sends a subscribing agent SHUTDOWN with msg, closes its
+// stream, and returns why as an ErrForbidden.
+func refuseAgent(conn AgentConn, msg, why string) error {
+	conn.Send(&agentapi.Event{Type: agentapi.EventShutdown, Shutdown: &agentapi.Shutdown{Message: msg}})
 	conn.Close()
-	return fmt.Errorf("%w: machine %s is down for maintenance", ErrForbidden, mid)
+	return fmt.Errorf("%w: %s", ErrForbidden, why)
 }
 
 func (m *Master) registerLocked(conn AgentConn, reg *agentapi.Register, static core.Resources, now time.Time) (string, error) {
@@ -375,7 +379,8 @@ func (m *Master) reregisterLocked(conn AgentConn, reg *agentapi.Register, static
 		ag.tasks[key] = t
 	}
 	// Tasks the agent no longer runs are lost.
-	for key, t := range ag.tasks {
+	for _, key := range sortedTaskKeys(ag.tasks) {
+		t := ag.tasks[key]
 		if reported[key] || t.state.Terminal() {
 			continue
 		}
@@ -642,20 +647,32 @@ func (m *Master) markUnreachableLocked(ag *agent, now time.Time, why string) {
 // frameworks, TASK_LOST to the others), its frameworks told, its
 // resources leave the allocator, and its stream is closed. The agent was
 // told to shut down; under its old id it is refused from now on.
-func (m *Master) removeAgentLocked(ag *agent, now time.Time, why string) {
+func (m *Master) removeAgentLocked(ag *agent, now time.Time, why string) error {
 	ops := []registry.Op{{Kind: registry.RemoveAgent, AgentID: ag.id, Time: now}}
 	if _, ok := m.resources[ag.id]; ok {
 		// Its id is gone for good; the agent reports its reservations
 		// again when it registers as a new agent.
 		ops = append(ops, registry.Op{Kind: registry.DeleteValue, Key: resourcesKey + ag.id})
 	}
-	if err := m.applyLocked(ops...); err != nil && !errors.Is(err, registry.ErrUnknownAgent) {
+	if err := m.applyLocked(ops...); err != nil {
 		m.log.Error("registry refused to remove agent; it stays until it fails its health checks", "agent", ag.id, "err", err)
-		return
+		return fmt.Errorf("master: registry: removing agent %s: %w", ag.id, err)
 	}
 	delete(m.resources, ag.id)
 	m.log.Warn("agent removed", "agent", ag.id, "reason", why)
 	m.dropAgentLocked(ag, mesos.TaskGoneByOperator, mesos.ReasonAgentRemovedByOperator, fmt.Sprintf("Agent %s removed: %s", ag.id, why), now)
+	return nil
+}
+
+// sortedTaskKeys returns the keys of tasks in order, so that the events a
+// loop over them sends come in the same order every time.
+func sortedTaskKeys(tasks map[taskKey]*task) []taskKey {
+	return slices.SortedFunc(maps.Keys(tasks), func(a, b taskKey) int {
+		if c := strings.Compare(a.framework, b.framework); c != 0 {
+			return c
+		}
+		return strings.Compare(a.task, b.task)
+	})
 }
 
 // dropAgentLocked is the end of markUnreachableLocked and
@@ -665,7 +682,8 @@ func (m *Master) removeAgentLocked(ag *agent, now time.Time, why string) {
 // FAILURE for the agent; and the agent leaves the allocator and the
 // master.
 func (m *Master) dropAgentLocked(ag *agent, state mesos.TaskState, reason, msg string, now time.Time) {
-	for key, t := range ag.tasks {
+	for _, key := range sortedTaskKeys(ag.tasks) {
+		t := ag.tasks[key]
 		fw := m.frameworks[key.framework]
 		if fw == nil || t.state.Terminal() {
 			continue

@@ -3,6 +3,7 @@ package master
 import (
 	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"net"
@@ -52,6 +53,10 @@ type machine struct {
 	unavailability mesos.Unavailability
 	agents         map[string]*agent                   // registered agents on it
 	statuses       map[string]mesos.InverseOfferStatus // frameworks' last answers
+}
+
+func newMachine(id mesos.MachineID, u mesos.Unavailability) *machine {
+	return &machine{id: id, unavailability: u, agents: map[string]*agent{}, statuses: map[string]mesos.InverseOfferStatus{}}
 }
 
 type inverseKey struct{ agent, framework string }
@@ -140,6 +145,7 @@ func (m *Master) SetMaintenanceSchedule(s mesos.MaintenanceSchedule, now time.Ti
 				ag := mc.agents[id]
 				ag.machine = nil
 				m.refreshAgentOffersLocked(ag)
+				m.dropInverseFiltersLocked(onAgent(id))
 			}
 		}
 	}
@@ -150,8 +156,7 @@ func (m *Master) SetMaintenanceSchedule(s mesos.MaintenanceSchedule, now time.Ti
 			key := id.Key()
 			mc := m.maint.machines[key]
 			if mc == nil {
-				mc = &machine{id: id, unavailability: *w.Unavailability, agents: map[string]*agent{},
-					statuses: map[string]mesos.InverseOfferStatus{}}
+				mc = newMachine(id, *w.Unavailability)
 				m.maint.machines[key] = mc
 				if added == nil {
 					added = map[mesos.MachineID]*machine{}
@@ -167,11 +172,7 @@ func (m *Master) SetMaintenanceSchedule(s mesos.MaintenanceSchedule, now time.Ti
 				mc.statuses = map[string]mesos.InverseOfferStatus{}
 				for _, aid := range sortedKeys(mc.agents) {
 					m.refreshAgentOffersLocked(mc.agents[aid])
-					for k := range m.maint.filters {
-						if k.agent == aid {
-							delete(m.maint.filters, k)
-						}
-					}
+					m.dropInverseFiltersLocked(onAgent(aid))
 				}
 			}
 		}
@@ -215,6 +216,7 @@ func (m *Master) MachinesDown(ids []mesos.MachineID, now time.Time) error {
 	if err := m.writeMaintenanceLocked(m.maint.schedule, downs); err != nil {
 		return err
 	}
+	var failed error
 	for _, id := range ids {
 		mc := m.maint.machines[id.Key()]
 		mc.down = true
@@ -223,11 +225,16 @@ func (m *Master) MachinesDown(ids []mesos.MachineID, now time.Time) error {
 			ag := mc.agents[aid]
 			ag.send(&agentapi.Event{Type: agentapi.EventShutdown, Shutdown: &agentapi.Shutdown{
 				Message: "Operator initiated 'Machine DOWN'"}})
-			m.removeAgentLocked(ag, now, "Operator initiated 'Machine DOWN'")
+			if err := m.removeAgentLocked(ag, now, "Operator initiated 'Machine DOWN'"); err != nil {
+				// The machine is down and the agent told so; it is
+				// refused when it registers again, and removed as
+				// unreachable if it stays away.
+				failed = errors.Join(failed, err)
+			}
 		}
 		m.log.Info("machine down", "machine", mc.id.String())
 	}
-	return nil
+	return failed
 }
 
 // MachinesUp ends maintenance on machines that are down (POST
@@ -260,9 +267,16 @@ func (m *Master) MachinesUp(ids []mesos.MachineID, now time.Time) error {
 		return err
 	}
 	m.maint.schedule = s
-	for key := range ups {
-		m.log.Info("machine up", "machine", m.maint.machines[key].id.String())
-		delete(m.maint.machines, key)
+	for _, id := range ids {
+		mc := m.maint.machines[id.Key()]
+		for _, aid := range sortedKeys(mc.agents) {
+			// Only an agent MachinesDown failed to remove is still here.
+			ag := mc.agents[aid]
+			ag.machine = nil
+			m.refreshAgentOffersLocked(ag)
+		}
+		delete(m.maint.machines, id.Key())
+		m.log.Info("machine up", "machine", mc.id.String())
 	}
 	return nil
 }
@@ -306,8 +320,7 @@ func (m *Master) recoverMaintenanceLocked(values map[string][]byte) error {
 	m.maint.schedule = rec.Schedule
 	for _, w := range rec.Schedule.Windows {
 		for _, id := range w.MachineIDs {
-			m.maint.machines[id.Key()] = &machine{id: id, unavailability: *w.Unavailability,
-				agents: map[string]*agent{}, statuses: map[string]mesos.InverseOfferStatus{}}
+			m.maint.machines[id.Key()] = newMachine(id, *w.Unavailability)
 		}
 	}
 	for _, id := range rec.Down {
@@ -356,7 +369,22 @@ func (m *Master) leaveMachineLocked(ag *agent) {
 	}
 	delete(ag.machine.agents, ag.id)
 	ag.machine = nil
-	m.rescindInverseOffersLocked(func(k inverseKey) bool { return k.agent == ag.id }, true)
+	m.rescindInverseOffersLocked(onAgent(ag.id), true)
+	m.dropInverseFiltersLocked(onAgent(ag.id))
+}
+
+// dropInverseFiltersLocked forgets the inverse offer filters match
+// selects.
+func (m *Master) dropInverseFiltersLocked(match func(inverseKey) bool) {
+	for k := range m.maint.filters {
+		if match(k) {
+			delete(m.maint.filters, k)
+		}
+	}
+}
+
+func onAgent(id string) func(inverseKey) bool {
+	return func(k inverseKey) bool { return k.agent == id }
 }
 
 // refreshAgentOffersLocked rescinds an agent's offers and inverse offers
@@ -364,16 +392,10 @@ func (m *Master) leaveMachineLocked(ag *agent) {
 // again, and makeOfferLocked marks the new offers.
 func (m *Master) refreshAgentOffersLocked(ag *agent) {
 	for _, id := range sortedKeys(ag.offers) {
-		of := ag.offers[id]
-		fw := m.frameworks[string(of.Framework)]
-		m.forgetOfferLocked(of)
-		m.metrics.OffersRescinded++
-		if fw != nil {
-			fw.send(&mesos.Event{Type: mesos.EventRescind, Rescind: &mesos.Rescind{OfferID: mesos.ID{Value: of.id}}})
-		}
+		m.rescindOfferLocked(ag.offers[id], true)
 		_ = m.alloc.Decline(id, 0)
 	}
-	m.rescindInverseOffersLocked(func(k inverseKey) bool { return k.agent == ag.id }, true)
+	m.rescindInverseOffersLocked(onAgent(ag.id), true)
 }
 
 // rescindInverseOffersLocked drops the outstanding inverse offers match
@@ -403,15 +425,12 @@ func (m *Master) rescindInverseOffersLocked(match func(inverseKey) bool, tell bo
 // offers when its stream ends (it gets them again when it subscribes),
 // and everything about it when it is removed.
 func (m *Master) forgetFrameworkInverseLocked(fw string, removed bool) {
-	m.rescindInverseOffersLocked(func(k inverseKey) bool { return k.framework == fw }, false)
+	ofFramework := func(k inverseKey) bool { return k.framework == fw }
+	m.rescindInverseOffersLocked(ofFramework, false)
 	if !removed {
 		return
 	}
-	for k := range m.maint.filters {
-		if k.framework == fw {
-			delete(m.maint.filters, k)
-		}
-	}
+	m.dropInverseFiltersLocked(ofFramework)
 	for _, mc := range m.maint.machines {
 		delete(mc.statuses, fw)
 	}

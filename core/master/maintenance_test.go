@@ -144,6 +144,7 @@ func (h *harness) checkMaintenance() error {
 	for _, id := range rec.Down {
 		recDown = append(recDown, id.Key().String())
 	}
+	slices.Sort(down)
 	slices.Sort(recDown)
 	if !slices.Equal(down, recDown) {
 		return fmt.Errorf("machines down %v, registry %v", down, recDown)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -309,6 +310,7 @@ func (m *Master) drainLocked() {
 		// made them, so that a drain is deterministic.
 		byFW := map[*framework][]mesos.Offer{}
 		var order []*framework
+		var made []alloc.OfferID
 		for _, out := range batch {
 			for _, r := range out.Rescinds {
 				m.rescindLocked(r)
@@ -319,14 +321,29 @@ func (m *Master) drainLocked() {
 						order = append(order, fw)
 					}
 					byFW[fw] = append(byFW[fw], mo)
+					made = append(made, o.ID)
 				}
 			}
 			for _, rv := range out.Revocations {
 				m.revokeLocked(rv)
 			}
 		}
+		// An offer a later decision of the batch rescinded (it was
+		// told of at once) is not sent at all.
+		gone := map[string]bool{}
+		for _, id := range made {
+			if m.offers[id] == nil {
+				gone[m.offerWireID(id)] = true
+			}
+		}
 		for _, fw := range order {
 			offers := byFW[fw]
+			if len(gone) > 0 {
+				offers = slices.DeleteFunc(offers, func(o mesos.Offer) bool { return gone[o.ID.Value] })
+				if len(offers) == 0 {
+					continue
+				}
+			}
 			m.metrics.OffersSent += uint64(len(offers))
 			fw.send(&mesos.Event{Type: mesos.EventOffers, Offers: &mesos.Offers{Offers: offers}})
 		}
@@ -396,13 +413,17 @@ func (m *Master) makeOfferLocked(o alloc.Offer) (mesos.Offer, *framework) {
 }
 
 func (m *Master) rescindLocked(r alloc.Rescind) {
-	of := m.offers[r.Offer.ID]
-	if of == nil {
-		return
+	if of := m.offers[r.Offer.ID]; of != nil {
+		m.rescindOfferLocked(of, r.Reason != alloc.RescindFrameworkRemoved)
 	}
+}
+
+// rescindOfferLocked forgets an outstanding offer, and tells its
+// framework when tell is set. The allocator's side is the caller's.
+func (m *Master) rescindOfferLocked(of *offer, tell bool) {
 	m.forgetOfferLocked(of)
 	m.metrics.OffersRescinded++
-	if fw := m.frameworks[string(of.Framework)]; fw != nil && r.Reason != alloc.RescindFrameworkRemoved {
+	if fw := m.frameworks[string(of.Framework)]; fw != nil && tell {
 		fw.send(&mesos.Event{Type: mesos.EventRescind, Rescind: &mesos.Rescind{OfferID: mesos.ID{Value: of.id}}})
 	}
 }

@@ -156,9 +156,9 @@ func ValidateMachines(ids []MachineID) error {
 	return nil
 }
 
-// Inverse offer responses (allocator.proto InverseOfferStatus.Status).
+// Inverse offer responses (allocator.proto InverseOfferStatus.Status;
+// its UNKNOWN is never recorded).
 const (
-	InverseOfferUnknown = "UNKNOWN"
 	InverseOfferAccept  = "ACCEPT"
 	InverseOfferDecline = "DECLINE"
 )

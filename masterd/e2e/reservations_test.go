@@ -124,7 +124,13 @@ func TestReservationsRandomized(t *testing.T) {
 		return ops, effects
 	}
 
-	for step := 0; step < 90; step++ {
+	// At least 90 steps, and more until the workload has reserved enough
+	// to test anything (a busy machine makes for fewer offers a step).
+	stepsEnd := time.Now().Add(90 * time.Second)
+	for step := 0; step < 90 || finished < 5 || reservedOffers < 10; step++ {
+		if time.Now().After(stepsEnd) {
+			t.Fatalf("after %d steps: %d operations finished, %d offers with reservations", step, finished, reservedOffers)
+		}
 		f := fws[rng.IntN(len(fws))]
 		for _, o := range f.tryOffers(200*time.Millisecond, onStatus) {
 			check(f, o)
@@ -222,9 +228,6 @@ func TestReservationsRandomized(t *testing.T) {
 	}
 	t.Logf("after the random steps: %d offers checked, %d with reservations; %d operations finished, %d dropped (offer rescinded); %d (agent, role) reservations",
 		checked, reservedOffers, finished, dropped, reserved)
-	if finished < 5 || reservedOffers < 10 {
-		t.Fatal("the workload reserved too little to test anything")
-	}
 
 	// Unreserve everything, sub-role first; then web is offered each
 	// agent whole.
