@@ -39,7 +39,7 @@
 //
 // # Sandboxes
 //
-// An executor's sandbox is removed a week (Mesos's --gc_delay default)
+// An executor's sandbox is removed --gc_delay (a week by default, as Mesos)
 // after the agent forgets the executor, without following the links to
 // volumes in it (sandboxgc.go).
 //

@@ -31,8 +31,7 @@ type config struct {
 	executorReregistrationTimeout                        time.Duration
 	zkSessionTimeout                                     time.Duration
 	// gcDelay is how long a sandbox stays after the agent forgot its
-	// executor (sandboxgc.go): Mesos's --gc_delay default. Not a flag
-	// yet; tests set it.
+	// executor (sandboxgc.go).
 	gcDelay time.Duration
 
 	// zkServers and zkPath are --master=zk://servers/path parsed; zkServers
@@ -46,7 +45,7 @@ type config struct {
 var errHelp = errors.New("help requested")
 
 func parseFlags(args []string, getenv func(string) string) (*config, error) {
-	c := &config{gcDelay: 7 * 24 * time.Hour}
+	c := &config{}
 	fs := flag.NewFlagSet("agentd", flag.ContinueOnError)
 	fs.StringVar(&c.master, "master", "",
 		"the master: host:port, or zk://host1:port1,host2:port2/path to follow the leading master of a ZooKeeper election (required)")
@@ -71,6 +70,8 @@ func parseFlags(args []string, getenv func(string) string) (*config, error) {
 	fs.BoolVar(&c.strict, "strict", true, "any checkpoint error at start-up is fatal; false recovers what it can")
 	flagenv.DurationVar(fs, &c.executorReregistrationTimeout, "executor_reregistration_timeout", 2*time.Second,
 		"time a live executor has to re-subscribe after an agent restart")
+	flagenv.DurationVar(fs, &c.gcDelay, "gc_delay", 7*24*time.Hour,
+		"how long an executor's sandbox stays after the executor ended")
 	flagenv.DurationVar(fs, &c.zkSessionTimeout, "zk_session_timeout", 10*time.Second,
 		"ZooKeeper session timeout, with --master=zk://")
 	fs.StringVar(&c.isolation, "isolation", "auto", "task limits: auto (cgroups when available), cgroups (required) or none")
@@ -97,6 +98,8 @@ func parseFlags(args []string, getenv func(string) string) (*config, error) {
 		return nil, fmt.Errorf("invalid value for flag --status_update_retry_interval: must be positive")
 	case c.zkSessionTimeout <= 0:
 		return nil, fmt.Errorf("invalid value for flag --zk_session_timeout: must be positive")
+	case c.gcDelay < 0:
+		return nil, fmt.Errorf("invalid value for flag --gc_delay: must not be negative")
 	}
 	// The sandboxes' paths are made from the work_dir and used as working
 	// directories by the executors, which resolve them again from there:

@@ -13,7 +13,7 @@ import (
 // <executor>/runs/<container>) cfg.gcDelay after it forgets the executor:
 // the executor has exited and its tasks' last updates are acknowledged,
 // its framework was shut down, or the master removed the agent. The
-// delay is Mesos's --gc_delay default, a week, so that operators and
+// delay is --gc_delay, a week by default as in Mesos, so that operators and
 // frameworks can still read a finished task's output; the timers are not
 // checkpointed, so a sandbox whose timer an agent restart lost stays until
 // an operator removes it, as every sandbox did before.
