@@ -181,10 +181,10 @@ func (m *Master) SubscribeAgent(conn AgentConn, call *agentapi.Call, now time.Ti
 // refuseDownLocked refuses an agent on a machine that is down for
 // maintenance, as SubscribeAgent refuses a removed one.
 func (m *Master) refuseDownLocked(conn AgentConn, reg *agentapi.Register) error {
-	if !m.machineDownLocked(reg.AgentInfo.Hostname, reg.Endpoint) {
+	mid, down := m.machineDownLocked(reg.AgentInfo.Hostname, reg.Endpoint)
+	if !down {
 		return nil
 	}
-	mid := machineOf(reg.AgentInfo.Hostname, reg.Endpoint)
 	return refuseAgent(conn, fmt.Sprintf("Machine %s is down for maintenance", mid), fmt.Sprintf("machine %s is down for maintenance", mid))
 }
 

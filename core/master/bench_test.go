@@ -8,11 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"meseta/alloc"
 	"meseta/core"
 	"meseta/core/agentapi"
 	"meseta/core/mesos"
-	"meseta/core/registry"
 )
 
 // benchConn encodes every event to JSON, as masterd's streams do, and
@@ -53,11 +51,7 @@ func BenchmarkTaskLifecycle(b *testing.B) {
 	for _, agents := range []int{100, 1000, 10000} {
 		b.Run(fmt.Sprintf("agents=%d", agents), func(b *testing.B) {
 			now := time.Unix(1_800_000_000, 0)
-			m, err := New(Config{Info: mesos.MasterInfo{ID: "M"}}, registry.NewMemory(),
-				func(o alloc.Options) (alloc.Allocator, error) { return alloc.NewSharded(o) }, alloc.Options{}, now)
-			if err != nil {
-				b.Fatal(err)
-			}
+			m := newMasterAt(b, now)
 			ac := &benchAgentConn{}
 			res := core.MustParseResources("cpus:1;mem:128")
 			for i := range agents {
@@ -167,11 +161,7 @@ func BenchmarkMasterMemory(b *testing.B) {
 	const agents, frameworks, tasks = 30000, 100, 1_000_000
 	for range b.N {
 		now := time.Unix(1_800_000_000, 0)
-		m, err := New(Config{Info: mesos.MasterInfo{ID: "M"}}, registry.NewMemory(),
-			func(o alloc.Options) (alloc.Allocator, error) { return alloc.NewSharded(o) }, alloc.Options{}, now)
-		if err != nil {
-			b.Fatal(err)
-		}
+		m := newMasterAt(b, now)
 		res := core.MustParseResources("cpus:32;mem:262144;disk:1048576;ports:[31000-32000]")
 		for i := range agents {
 			_, err := m.SubscribeAgent(nopAgentConn{}, &agentapi.Call{Type: agentapi.CallRegister, Register: &agentapi.Register{

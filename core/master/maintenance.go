@@ -334,14 +334,15 @@ func (m *Master) recoverMaintenanceLocked(values map[string][]byte) error {
 	return nil
 }
 
-// machineDownLocked reports whether an agent with this hostname and
-// endpoint is on a machine that is down.
-func (m *Master) machineDownLocked(hostname, endpoint string) bool {
+// machineDownLocked returns the machine an agent with this hostname and
+// endpoint is on, and whether that machine is down.
+func (m *Master) machineDownLocked(hostname, endpoint string) (mesos.MachineID, bool) {
 	if len(m.maint.machines) == 0 {
-		return false
+		return mesos.MachineID{}, false
 	}
-	mc := m.maint.machines[machineOf(hostname, endpoint)]
-	return mc != nil && mc.down
+	key := machineOf(hostname, endpoint)
+	mc := m.maint.machines[key]
+	return key, mc != nil && mc.down
 }
 
 // joinMachineLocked puts a (re-)registered agent on its machine, if that

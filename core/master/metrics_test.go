@@ -5,11 +5,9 @@ import (
 	"testing"
 	"time"
 
-	"meseta/alloc"
 	"meseta/core"
 	"meseta/core/agentapi"
 	"meseta/core/mesos"
-	"meseta/core/registry"
 )
 
 // runningCluster builds a master with agents agents of cpus:32;mem:262144
@@ -18,11 +16,7 @@ import (
 func runningCluster(tb testing.TB, agents, tasks int) (*Master, time.Time) {
 	tb.Helper()
 	now := time.Unix(1_800_000_000, 0)
-	m, err := New(Config{Info: mesos.MasterInfo{ID: "M"}}, registry.NewMemory(),
-		func(o alloc.Options) (alloc.Allocator, error) { return alloc.NewSharded(o) }, alloc.Options{}, now)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	m := newMasterAt(tb, now)
 	res := core.MustParseResources("cpus:32;mem:262144;disk:1048576")
 	for i := range agents {
 		if _, err := m.SubscribeAgent(nopAgentConn{}, &agentapi.Call{Type: agentapi.CallRegister, Register: &agentapi.Register{

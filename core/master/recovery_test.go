@@ -129,6 +129,18 @@ func TestRecoveryLimitError(t *testing.T) {
 
 func newShardedAlloc(o alloc.Options) (alloc.Allocator, error) { return alloc.NewSharded(o) }
 
+// newMasterAt returns a master with the default configuration and
+// allocator options (newTestMaster's allocator has one shard), an
+// in-memory registry, started at now.
+func newMasterAt(tb testing.TB, now time.Time) *Master {
+	tb.Helper()
+	m, err := New(Config{Info: mesos.MasterInfo{ID: "M"}}, registry.NewMemory(), newShardedAlloc, alloc.Options{}, now)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return m
+}
+
 func newTestMaster(t *testing.T, cfg Config, reg registry.Store, now time.Time) *Master {
 	t.Helper()
 	m, err := New(cfg, reg, newShardedAlloc, alloc.Options{Shards: 1}, now)

@@ -10,7 +10,6 @@ import (
 	"meseta/core"
 	"meseta/core/agentapi"
 	"meseta/core/mesos"
-	"meseta/core/registry"
 )
 
 // offerConn keeps a framework's outstanding offers and operation results.
@@ -52,11 +51,7 @@ func TestReservationsRandomized(t *testing.T) {
 func reservationWorkload(t *testing.T, seed uint64) {
 	rng := rand.New(rand.NewPCG(seed, 7))
 	now := time.Unix(1_800_000_000, 0)
-	m, err := New(Config{Info: mesos.MasterInfo{ID: "M"}}, registry.NewMemory(),
-		func(o alloc.Options) (alloc.Allocator, error) { return alloc.NewSharded(o) }, alloc.Options{}, now)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := newMasterAt(t, now)
 	static := core.MustParseResources("cpus:8;mem:4096;disk:1000")
 	var agents []string
 	for i := range 4 {
@@ -269,11 +264,7 @@ func TestSharedVolumesRandomized(t *testing.T) {
 func sharedWorkload(t *testing.T, seed uint64) {
 	rng := rand.New(rand.NewPCG(seed, 11))
 	now := time.Unix(1_800_000_000, 0)
-	m, err := New(Config{Info: mesos.MasterInfo{ID: "M"}}, registry.NewMemory(),
-		func(o alloc.Options) (alloc.Allocator, error) { return alloc.NewSharded(o) }, alloc.Options{}, now)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := newMasterAt(t, now)
 	var agents []string
 	for i := range 2 {
 		id, err := m.SubscribeAgent(nopAgentConn{}, &agentapi.Call{Type: agentapi.CallRegister, Register: &agentapi.Register{

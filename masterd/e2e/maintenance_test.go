@@ -36,7 +36,7 @@ func TestMaintenance(t *testing.T) {
 			f.decline([]mesos.Offer{o}, 0)
 		}
 	}
-	f.ack(ptr(f.waitState(task, mesos.TaskRunning, 30*time.Second)))
+	f.waitState(task, mesos.TaskRunning, 30*time.Second) // acknowledges the updates
 
 	// Bad requests: 400 with a message, and the schedule stays empty.
 	window := func(machines string, start int64) string {
@@ -156,8 +156,6 @@ func TestMaintenance(t *testing.T) {
 		t.Fatalf("schedule after /machine/up: %s", got)
 	}
 }
-
-func ptr[T any](v T) *T { return &v }
 
 // declineSkipped declines the offers that arrived while the test waited
 // for something else (declining a rescinded one does no harm).
